@@ -1,0 +1,53 @@
+import { expect, test } from "@playwright/test";
+import { signIn, unique } from "./helpers";
+
+test("the first visit asks for a display name, which is remembered", async ({ page, context }) => {
+  const name = unique("ada");
+  await signIn(page, name);
+  await expect(page.getByLabel("Display name")).toHaveCount(0);
+
+  await page.reload();
+  await expect(page.getByLabel("Signed in as").getByText(name, { exact: true })).toBeVisible();
+  await expect(page.getByLabel("Display name")).toHaveCount(0);
+
+  const second = await context.newPage();
+  await second.goto("/");
+  await expect(second.getByLabel("Signed in as").getByText(name, { exact: true })).toBeVisible();
+  await expect(second.getByLabel("Display name")).toHaveCount(0);
+  expect(await second.evaluate(() => localStorage.getItem("flack.name"))).toBe(JSON.stringify(name));
+});
+
+test("the identity token is an HttpOnly, SameSite cookie that scripts cannot read", async ({ page, context }) => {
+  await signIn(page, unique("tok"));
+  const cookie = (await context.cookies()).find((c) => c.name === "flack_token");
+  expect(cookie).toBeDefined();
+  expect(cookie!.httpOnly).toBe(true);
+  expect(cookie!.sameSite).toBe("Lax");
+  expect(cookie!.value).toMatch(/^[0-9a-f]{64}$/);
+  expect(await page.evaluate(() => document.cookie)).not.toContain("flack_token");
+});
+
+test("a name someone holds is refused, whatever its case", async ({ page, browser }) => {
+  const name = unique("Zed");
+  await signIn(page, name);
+
+  const other = await (await browser.newContext()).newPage();
+  await other.goto("/");
+  await other.getByLabel("Display name").fill(name.toUpperCase());
+  await other.getByRole("button", { name: "Continue" }).click();
+  await expect(other.getByRole("alert")).toContainText(/is taken/i);
+  await expect(other.getByLabel("Display name")).toBeVisible();
+  await expect(other.getByLabel("Signed in as")).toHaveCount(0);
+});
+
+test("an empty or too long name is refused with a reason", async ({ page }) => {
+  await page.goto("/");
+  await page.getByLabel("Display name").fill("   ");
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page.getByRole("alert")).toContainText(/enter a display name/i);
+
+  await page.getByLabel("Display name").fill("x".repeat(33));
+  await page.getByRole("button", { name: "Continue" }).click();
+  await expect(page.getByRole("alert")).toContainText(/at most 32 characters/i);
+  await expect(page.getByLabel("Signed in as")).toHaveCount(0);
+});

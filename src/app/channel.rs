@@ -1,0 +1,275 @@
+//! An open channel (`/c/<name>`): its title, its messages and the composer.
+//!
+//! The first render (on the server, or on client-side navigation) shows
+//! the history from the `fetch_history` server function; once the socket
+//! has joined the channel, its live copy takes over.
+
+use super::state::Chat;
+use crate::api::{delete_message, fetch_history};
+use crate::client::storage;
+use crate::model::{ChannelHistory, ChannelName, Message, MessageText, MAX_MESSAGE_CHARS};
+use crate::protocol::ClientFrame;
+use chrono::{DateTime, Local, Utc};
+use leptos::ev::{KeyboardEvent, SubmitEvent};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn ChannelPage() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let params = use_params_map();
+    let raw = Memo::new(move |_| params.read().get("name").unwrap_or_default());
+    // The name as the server knows it (lowered); the raw one if invalid.
+    let title = move || {
+        let raw = raw.get();
+        ChannelName::parse(&raw).map_or(raw, |name| name.to_string())
+    };
+    let history = Resource::new(move || raw.get(), fetch_history);
+
+    // Follow and remember the channel once it is known to exist.
+    Effect::new(move |_| match history.get() {
+        Some(Ok(history)) => {
+            storage::set_channel(Some(&history.channel));
+            if chat.open.get_untracked().as_ref() != Some(&history.channel) {
+                chat.live.set(None);
+                chat.alert.set(None);
+                chat.open.set(Some(history.channel));
+            }
+        }
+        Some(Err(_)) => chat.open.set(None),
+        None => {}
+    });
+    on_cleanup(move || chat.open.set(None));
+
+    view! {
+        <Title text=move || format!("#{} \u{b7} Flack", title())/>
+        <header class="channel-head">
+            <h1>
+                <span class="hash" aria-hidden="true">
+                    "#"
+                </span>
+                {title}
+            </h1>
+        </header>
+        <Transition fallback=|| view! { <p class="hint">"Loading messages\u{2026}"</p> }>
+            {move || {
+                history
+                    .get()
+                    .map(|result| match result {
+                        Ok(initial) => {
+                            let channel = initial.channel.clone();
+                            view! {
+                                <MessageLog initial/>
+                                <Composer channel/>
+                            }
+                                .into_any()
+                        }
+                        Err(refusal) => {
+                            view! {
+                                <div class="empty">
+                                    <p role="alert" class="error">
+                                        {refusal.message}
+                                    </p>
+                                    <p>"Pick another channel from the list, or create it."</p>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// The log of messages, oldest first, kept scrolled to the newest.
+#[component]
+fn MessageLog(initial: ChannelHistory) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let channel = initial.channel.clone();
+    let messages = Memo::new(move |_| {
+        chat.live
+            .get()
+            .filter(|live| live.channel == initial.channel)
+            .map_or_else(|| initial.messages.clone(), |live| live.messages)
+    });
+    let log = NodeRef::<leptos::html::Div>::new();
+    // Keep the newest message in view as messages arrive.
+    Effect::new(move |_| {
+        messages.track();
+        if let Some(log) = log.get() {
+            log.set_scroll_top(log.scroll_height());
+        }
+    });
+    view! {
+        <div class="log" role="log" aria-label="Messages" node_ref=log>
+            <Show when=move || messages.with(Vec::is_empty)>
+                <p class="hint">"No messages yet. Say hello!"</p>
+            </Show>
+            <For each=move || messages.get() key=|message| message.seq let:message>
+                <MessageItem message channel=channel.clone()/>
+            </For>
+        </div>
+    }
+}
+
+/// "14:05" today, "Nov 21, 14:05" before; in the viewer's time zone once
+/// running in the browser, in UTC on the server (which does not know it).
+fn time_label(at: DateTime<Utc>, in_browser: bool) -> String {
+    if in_browser {
+        let local = at.with_timezone(&Local);
+        if local.date_naive() == Local::now().date_naive() {
+            local.format("%H:%M").to_string()
+        } else {
+            local.format("%b %-d, %H:%M").to_string()
+        }
+    } else {
+        at.format("%b %-d, %H:%M UTC").to_string()
+    }
+}
+
+#[component]
+fn MessageItem(message: Message, channel: ChannelName) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let author = message.author.clone();
+    let own = move || chat.name().is_some_and(|me| me.key() == author.key());
+    let at = message.sent_at;
+    let seq = message.seq;
+    let delete = move |_| {
+        let channel = channel.to_string();
+        spawn_local(async move {
+            if let Err(refusal) = delete_message(channel, seq).await {
+                chat.alert.set(Some(refusal.message));
+            }
+        });
+    };
+    view! {
+        <article class="message" class:own=own.clone()>
+            <header>
+                <span class="author">{message.author.to_string()}</span>
+                <time
+                    datetime=at.to_rfc3339()
+                    title=move || {
+                        if chat.hydrated.get() {
+                            at.with_timezone(&Local).format("%A %-d %B %Y, %H:%M:%S").to_string()
+                        } else {
+                            at.to_rfc2822()
+                        }
+                    }
+                >
+                    {move || time_label(at, chat.hydrated.get())}
+                </time>
+                <Show when=own.clone()>
+                    <button
+                        type="button"
+                        class="delete"
+                        aria-label="Delete message"
+                        title="Delete message"
+                        on:click=delete.clone()
+                    >
+                        "Delete"
+                    </button>
+                </Show>
+            </header>
+            <p class="text">{message.text.as_str().to_owned()}</p>
+        </article>
+    }
+}
+
+/// The message field: Enter sends, Shift+Enter is a newline.
+#[component]
+fn Composer(channel: ChannelName) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let draft = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let can_write = move || chat.hydrated.get() && chat.name().is_some();
+    let placeholder = format!("Message #{channel}");
+    let submit = move || {
+        let text = draft.get_untracked();
+        if text.trim().is_empty() {
+            return;
+        }
+        if let Err(refusal) = MessageText::parse(&text) {
+            return problem.set(Some(refusal.message));
+        }
+        let frame = ClientFrame::Send {
+            channel: channel.to_string(),
+            text,
+            client_id: None,
+        };
+        if chat.send(frame) {
+            draft.set(String::new());
+            problem.set(None);
+        } else {
+            problem.set(Some(
+                "You are offline, so the message was not sent; it is kept here. Send it again once you are back online.".into(),
+            ));
+        }
+    };
+    let on_keydown = {
+        let submit = submit.clone();
+        move |ev: KeyboardEvent| {
+            if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
+                ev.prevent_default();
+                submit();
+            }
+        }
+    };
+    let length = move || draft.with(|d| d.chars().count());
+    view! {
+        <form
+            class="composer"
+            on:submit=move |ev: SubmitEvent| {
+                ev.prevent_default();
+                submit();
+            }
+        >
+            <label for="message" class="visually-hidden">
+                "Message"
+            </label>
+            <textarea
+                id="message"
+                rows="2"
+                placeholder=placeholder
+                prop:value=draft
+                on:input=move |ev| {
+                    draft.set(event_target_value(&ev));
+                    problem.set(None);
+                }
+                on:keydown=on_keydown
+                disabled=move || !can_write()
+            ></textarea>
+            <button type="submit" disabled=move || !can_write()>
+                "Send"
+            </button>
+            <Show when=move || { length() > MAX_MESSAGE_CHARS - 200 }>
+                <span class="counter" class:over=move || { length() > MAX_MESSAGE_CHARS }>
+                    {move || format!("{}/{MAX_MESSAGE_CHARS}", length())}
+                </span>
+            </Show>
+        </form>
+        {move || {
+            problem
+                .get()
+                .or_else(|| chat.alert.get())
+                .map(|p| {
+                    view! {
+                        <p role="alert" class="error composer-alert">
+                            {p}
+                            <button
+                                type="button"
+                                class="dismiss"
+                                on:click=move |_| {
+                                    problem.set(None);
+                                    chat.alert.set(None);
+                                }
+                            >
+                                "Dismiss"
+                            </button>
+                        </p>
+                    }
+                })
+        }}
+    }
+}

@@ -1,0 +1,133 @@
+//! The display name: signing in again from storage, the first-visit
+//! prompt, and "Signed in as".
+
+use super::state::{Chat, Me};
+use crate::api::claim_name;
+use crate::client::{socket, storage};
+use crate::model::{DisplayName, ErrorCode};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+/// Records a successful claim: remember the name, start the socket.
+fn signed_in(chat: Chat, name: DisplayName) {
+    storage::set_name(Some(&name));
+    chat.me.set(Me::Named(name));
+    socket::start(chat);
+}
+
+/// In the browser, claims the remembered name again (the server may have
+/// restarted, or the cookie expired); with none, asks for one.
+pub fn sign_in_from_storage(chat: Chat) {
+    Effect::new(move |_| {
+        let Some(remembered) = storage::name() else {
+            chat.me.set(Me::Anonymous { problem: None });
+            return;
+        };
+        spawn_local(async move {
+            match claim_name(remembered.clone()).await {
+                Ok(name) => signed_in(chat, name),
+                Err(refusal) => {
+                    let problem = if refusal.code == ErrorCode::NameTaken {
+                        format!(
+                            "Someone else is using \u{201c}{remembered}\u{201d} now. Please choose another name."
+                        )
+                    } else {
+                        refusal.message
+                    };
+                    chat.me.set(Me::Anonymous {
+                        problem: Some(problem),
+                    });
+                }
+            }
+        });
+    });
+}
+
+/// The first-visit prompt for a display name (a modal dialog).
+#[component]
+pub fn NamePrompt() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let draft = RwSignal::new(storage::name().unwrap_or_default());
+    let problem = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let shown_problem = move || {
+        problem.get().or_else(|| match chat.me.get() {
+            Me::Anonymous { problem } => problem,
+            _ => None,
+        })
+    };
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let name = match DisplayName::parse(&draft.get_untracked()) {
+            Ok(name) => name,
+            Err(refusal) => return problem.set(Some(refusal.message)),
+        };
+        busy.set(true);
+        spawn_local(async move {
+            match claim_name(name.to_string()).await {
+                Ok(name) => {
+                    problem.set(None);
+                    signed_in(chat, name);
+                }
+                Err(refusal) => problem.set(Some(refusal.message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <Show when=move || matches!(chat.me.get(), Me::Anonymous { .. })>
+            <div class="overlay">
+                <form
+                    class="prompt"
+                    role="dialog"
+                    aria-modal="true"
+                    aria-labelledby="prompt-title"
+                    on:submit=submit
+                >
+                    <h2 id="prompt-title">"Welcome to Flack"</h2>
+                    <p>"Choose the name others will see on your messages."</p>
+                    <label for="display-name">"Display name"</label>
+                    <input
+                        id="display-name"
+                        type="text"
+                        autocomplete="nickname"
+                        autofocus
+                        prop:value=draft
+                        on:input=move |ev| {
+                            draft.set(event_target_value(&ev));
+                            problem.set(None);
+                        }
+                    />
+                    {move || {
+                        shown_problem().map(|p| view! { <p role="alert" class="error">{p}</p> })
+                    }}
+                    <button type="submit" disabled=busy>
+                        "Continue"
+                    </button>
+                </form>
+            </div>
+        </Show>
+    }
+}
+
+/// "Signed in as" and the current name.
+#[component]
+pub fn SignedInAs() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    move || {
+        chat.name().map(|name| {
+            view! {
+                <section class="me" aria-label="Signed in as">
+                    <span class="me-label" aria-hidden="true">
+                        "Signed in as"
+                    </span>
+                    <strong class="me-name">{name.to_string()}</strong>
+                </section>
+            }
+        })
+    }
+}

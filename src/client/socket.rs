@@ -1,0 +1,209 @@
+//! The tab's one WebSocket to `/ws`, turned into signals.
+//!
+//! This module owns the socket: it opens it once a name is claimed, feeds
+//! every [`ServerEvent`] to [`Chat::apply`], follows the open channel, and
+//! when the socket closes it reconnects by itself (exponential backoff with
+//! jitter, at once when the network comes back or the tab becomes visible)
+//! and joins the open channel again. There is never more than one socket.
+
+use crate::app::state::{Chat, Connection};
+use crate::protocol::{ClientFrame, ServerEvent};
+use leptos::prelude::*;
+use std::cell::RefCell;
+use std::time::Duration;
+use wasm_bindgen::prelude::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
+
+/// Longest wait between two attempts.
+const MAX_BACKOFF_MS: f64 = 15_000.0;
+/// First wait after a close.
+const FIRST_BACKOFF_MS: f64 = 300.0;
+
+/// An open (or opening) socket and the callbacks it holds.
+struct Link {
+    socket: WebSocket,
+    _on_open: Closure<dyn FnMut(Event)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Link {
+    fn detach(&self) {
+        self.socket.set_onopen(None);
+        self.socket.set_onmessage(None);
+        self.socket.set_onclose(None);
+    }
+}
+
+struct Driver {
+    chat: Chat,
+    link: Option<Link>,
+    /// Failed attempts since the last successful open.
+    attempt: u32,
+    /// Bumped by every attempt, so that a stale scheduled retry does nothing.
+    generation: u64,
+}
+
+thread_local! {
+    static DRIVER: RefCell<Option<Driver>> = const { RefCell::new(None) };
+}
+
+/// Starts the socket for this tab; later calls do nothing.
+pub fn start(chat: Chat) {
+    let first = DRIVER.with_borrow_mut(|driver| {
+        if driver.is_some() {
+            return false;
+        }
+        *driver = Some(Driver {
+            chat,
+            link: None,
+            attempt: 0,
+            generation: 0,
+        });
+        true
+    });
+    if !first {
+        return;
+    }
+    // Follow whichever channel is open.
+    Effect::new(move |_| {
+        if let Some(channel) = chat.open.get() {
+            send(&ClientFrame::Join {
+                channel: channel.to_string(),
+            });
+        }
+    });
+    // Do not wait out the backoff when the reason for waiting is gone.
+    let _ = window_event_listener(leptos::ev::online, |_| connect_now());
+    let _ = window_event_listener(leptos::ev::visibilitychange, |_| {
+        if document().visibility_state() == web_sys::VisibilityState::Visible {
+            connect_now();
+        }
+    });
+    connect();
+}
+
+/// Sends a frame if the socket is open.
+pub fn send(frame: &ClientFrame) -> bool {
+    let Ok(text) = serde_json::to_string(frame) else {
+        return false;
+    };
+    DRIVER.with_borrow(|driver| {
+        driver
+            .as_ref()
+            .and_then(|d| d.link.as_ref())
+            .filter(|link| link.socket.ready_state() == WebSocket::OPEN)
+            .is_some_and(|link| link.socket.send_with_str(&text).is_ok())
+    })
+}
+
+fn socket_url() -> String {
+    let location = window().location();
+    let scheme = match location.protocol().as_deref() {
+        Ok("https:") => "wss",
+        _ => "ws",
+    };
+    let host = location.host().unwrap_or_default();
+    format!("{scheme}://{host}/ws")
+}
+
+fn connect_now() {
+    DRIVER.with_borrow_mut(|driver| {
+        if let Some(d) = driver.as_mut() {
+            d.attempt = 0;
+        }
+    });
+    connect();
+}
+
+/// Opens the socket unless one is open or opening.
+fn connect() {
+    let chat = DRIVER.with_borrow_mut(|driver| {
+        let d = driver.as_mut()?;
+        if d.link.is_some() {
+            return None;
+        }
+        d.generation += 1;
+        Some(d.chat)
+    });
+    let Some(chat) = chat else { return };
+    let socket = match WebSocket::new(&socket_url()) {
+        Ok(socket) => socket,
+        Err(_) => return schedule_retry(),
+    };
+    chat.connection.update(|c| {
+        if *c != Connection::Reconnecting {
+            *c = Connection::Connecting;
+        }
+    });
+    let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+        DRIVER.with_borrow_mut(|driver| {
+            if let Some(d) = driver.as_mut() {
+                d.attempt = 0;
+            }
+        });
+        chat.connection.set(Connection::Online);
+        if let Some(channel) = chat.open.get_untracked() {
+            send(&ClientFrame::Join {
+                channel: channel.to_string(),
+            });
+        }
+    });
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        if let Some(text) = event.data().as_string() {
+            match serde_json::from_str::<ServerEvent>(&text) {
+                Ok(event) => chat.apply(event),
+                Err(err) => leptos::logging::warn!("unreadable server event: {err}"),
+            }
+        }
+    });
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+        let link = DRIVER.with_borrow_mut(|driver| driver.as_mut().and_then(|d| d.link.take()));
+        if let Some(link) = link {
+            link.detach();
+            // This callback belongs to the link: drop it after returning.
+            set_timeout(move || drop(link), Duration::ZERO);
+        }
+        chat.connection.set(Connection::Reconnecting);
+        schedule_retry();
+    });
+    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    DRIVER.with_borrow_mut(|driver| {
+        if let Some(d) = driver.as_mut() {
+            d.link = Some(Link {
+                socket,
+                _on_open: on_open,
+                _on_message: on_message,
+                _on_close: on_close,
+            });
+        }
+    });
+}
+
+/// Tries again after an exponential, jittered delay.
+fn schedule_retry() {
+    let scheduled = DRIVER.with_borrow_mut(|driver| {
+        let d = driver.as_mut()?;
+        let base = (FIRST_BACKOFF_MS * 2f64.powi(d.attempt.min(16) as i32)).min(MAX_BACKOFF_MS);
+        d.attempt += 1;
+        // Full jitter on half the delay: many clients of a restarted
+        // server do not all come back in the same instant.
+        let delay = base * (0.5 + js_sys::Math::random() * 0.5);
+        Some((d.generation, delay))
+    });
+    let Some((generation, delay)) = scheduled else {
+        return;
+    };
+    set_timeout(
+        move || {
+            let current = DRIVER.with_borrow(|driver| driver.as_ref().map(|d| d.generation));
+            if current == Some(generation) {
+                connect();
+            }
+        },
+        Duration::from_millis(delay as u64),
+    );
+}

@@ -1,0 +1,34 @@
+//! Flack: a Slack-like chat in one Rust binary.
+//!
+//! # Layout
+//! - [`model`]: shared types, limits and validation (server and browser).
+//! - [`protocol`]: the WebSocket frames, `ClientFrame` up and `ServerEvent`
+//!   down.
+//! - [`api`]: server functions (request/response operations).
+//! - [`app`]: the Leptos components, rendered on the server and hydrated.
+//! - [`client`]: browser-only storage and the socket (feature `hydrate`;
+//!   without it, inert stand-ins with the same functions).
+//! - `server` (feature `ssr`): the hub, identities, sockets, settings and
+//!   the HTTP listener.
+
+pub mod api;
+pub mod app;
+pub mod model;
+pub mod protocol;
+
+#[cfg(feature = "hydrate")]
+pub mod client;
+/// On the server, the browser-only functions are inert stand-ins.
+#[cfg(not(feature = "hydrate"))]
+#[path = "client/inert.rs"]
+pub mod client;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// The browser's entry point: hydrates the server-rendered page.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

@@ -1,0 +1,81 @@
+//! The Flack server binary: settings, then the server, then wait for
+//! Ctrl-C or SIGTERM and shut down gracefully.
+
+#[cfg(feature = "ssr")]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    use clap::Parser;
+    use flack::server::settings::{Args, Settings};
+    use flack::server::Server;
+    use std::process::ExitCode;
+
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+
+    let leptos_options = match leptos::prelude::get_configuration(None) {
+        Ok(conf) => conf.leptos_options,
+        Err(err) => {
+            tracing::error!(cause = %err, "cannot read the Leptos configuration");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = match Settings::resolve(args, leptos_options.site_addr) {
+        Ok(settings) => settings,
+        Err(err) => {
+            tracing::error!(cause = %err, "bad settings");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match Server::bind(settings, leptos_options).await {
+        Ok(server) => server,
+        Err(err) => {
+            tracing::error!(cause = %err, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(addr = %server.addr, "Flack is listening on http://{}", server.addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+#[cfg(feature = "ssr")]
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(cause = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(cause = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}
+
+#[cfg(not(feature = "ssr"))]
+pub fn main() {
+    // The browser side starts from `flack::hydrate`; this binary is the
+    // server and needs the `ssr` feature.
+}

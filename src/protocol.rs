@@ -1,0 +1,136 @@
+//! The WebSocket protocol at `/ws`: JSON text frames, one object each,
+//! tagged by `"type"`. [`ClientFrame`] goes up, [`ServerEvent`] comes down.
+//! `docs/protocol.md` documents it for other clients, with an example.
+//!
+//! Client frames carry raw strings: the server validates them with the
+//! checks of [`crate::model`] and answers a bad one with an
+//! [`ServerEvent::Error`], never by closing the connection.
+
+use crate::model::{ChannelName, ChannelSummary, DisplayName, ErrorCode, Message, Refusal, Seq};
+use serde::{Deserialize, Serialize};
+
+/// A frame from a client to the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Follow a channel: the server answers with [`ServerEvent::Joined`]
+    /// (its most recent messages) and then streams its events. A socket
+    /// follows one channel at a time; joining another leaves the first.
+    Join { channel: String },
+    /// Stop following the channel joined.
+    Leave,
+    /// Post a message. Needs a claimed display name (the identity cookie).
+    /// `client_id`, if given, comes back in the resulting
+    /// [`ServerEvent::Message`] or [`ServerEvent::Error`] so the sender can
+    /// match it to what it sent.
+    Send {
+        channel: String,
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// Delete one of one's own messages.
+    Delete { channel: String, seq: Seq },
+}
+
+/// An event from the server to a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// First frame of every connection.
+    Hello {
+        /// An id of this run of the server; it changes on every restart.
+        epoch: String,
+        /// The display name this connection writes as, if it has one.
+        name: Option<DisplayName>,
+        /// Every channel, by name.
+        channels: Vec<ChannelSummary>,
+    },
+    /// A channel was created (by anyone).
+    ChannelCreated { channel: ChannelSummary },
+    /// The answer to a join, and sent again whenever the client must
+    /// replace what it holds (for instance after falling behind): the
+    /// channel's most recent messages, oldest first.
+    Joined {
+        channel: ChannelName,
+        messages: Vec<Message>,
+    },
+    /// A new message in the joined channel.
+    Message {
+        channel: ChannelName,
+        message: Message,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// A message of the joined channel was deleted by its author.
+    Deleted { channel: ChannelName, seq: Seq },
+    /// A frame was refused; nothing changed.
+    Error {
+        code: ErrorCode,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+}
+
+impl ServerEvent {
+    /// The error event for a refusal, tagged with the client's id if any.
+    pub fn refusal(refusal: Refusal, client_id: Option<String>) -> Self {
+        ServerEvent::Error {
+            code: refusal.code,
+            message: refusal.message,
+            client_id,
+        }
+    }
+
+    /// The event as the JSON text that goes on the wire.
+    pub fn to_json(&self) -> String {
+        // Serializing these types cannot fail: no maps with non-string
+        // keys, no fallible Serialize impls.
+        serde_json::to_string(self).expect("server events always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_frames_use_the_documented_json() {
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"send","channel":"general","text":"hi"}"#).unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::Send {
+                channel: "general".into(),
+                text: "hi".into(),
+                client_id: None
+            }
+        );
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"delete","channel":"general","seq":3}"#).unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::Delete {
+                channel: "general".into(),
+                seq: 3
+            }
+        );
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"shout"}"#).is_err());
+    }
+
+    #[test]
+    fn error_events_carry_code_and_message() {
+        let event = ServerEvent::refusal(
+            Refusal::new(
+                ErrorCode::NotAuthor,
+                "You can delete only your own messages.",
+            ),
+            None,
+        );
+        assert_eq!(
+            event.to_json(),
+            r#"{"type":"error","code":"not_author","message":"You can delete only your own messages."}"#
+        );
+    }
+}

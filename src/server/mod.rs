@@ -1,0 +1,195 @@
+//! The server side (feature `ssr`): state, routes and the listener.
+//!
+//! - [`hub`]: channels, their recent messages and fan-out.
+//! - [`identity`]: display names bound to random tokens.
+//! - [`socket`]: one WebSocket connection's life.
+//! - [`settings`]: flags, environment and `Leptos.toml`.
+//!
+//! [`Server::bind`] wires them: state, then the router (`/ws`, `/api/*`,
+//! the Leptos pages, static files), then an HTTP listener whose limits are
+//! tighter than hyper's defaults, with graceful shutdown.
+
+pub mod hub;
+pub mod identity;
+pub mod settings;
+pub mod socket;
+
+use crate::app::{shell, App};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use hub::{Hub, HubLimits};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder as HttpBuilder;
+use hyper_util::service::TowerToHyperService;
+use identity::Identities;
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use settings::Settings;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Largest request body: the largest valid server-function call is well
+/// under 1 KiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Largest request head (request line and headers), and longest URL.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// What every handler and server function can reach.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub hub: Arc<Hub>,
+    pub identities: Arc<Identities>,
+    pub settings: Arc<Settings>,
+    /// Turns `true` when the server is stopping.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A running server.
+pub struct Server {
+    /// The address it listens on (useful with port 0).
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds the listener and starts serving in the background.
+    pub async fn bind(settings: Settings, leptos_options: LeptosOptions) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(settings.addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, shutdown) = watch::channel(false);
+        let hub = Hub::new(
+            new_epoch(),
+            HubLimits {
+                max_channels: settings.max_channels,
+                fanout_capacity: settings.fanout_capacity,
+            },
+        );
+        let state = AppState {
+            leptos_options,
+            hub: Arc::new(hub),
+            identities: Arc::new(Identities::default()),
+            settings: Arc::new(settings),
+            shutdown: shutdown.clone(),
+        };
+        let task = tokio::spawn(serve(listener, router(state), shutdown));
+        Ok(Server { addr, stop, task })
+    }
+
+    /// Stops accepting, closes every WebSocket (1001, going away) and waits
+    /// for open requests to finish.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn new_epoch() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the operating system's random source works");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every route of the app.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+    Router::new()
+        .route("/ws", get(socket::upgrade))
+        .route("/api/{*endpoint}", post(server_fn).get(server_fn))
+        .leptos_routes_with_context(&state, routes, context.clone(), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(limit_url))
+        .with_state(state)
+}
+
+async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
+    leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), request)
+        .await
+}
+
+async fn limit_url(request: Request, next: Next) -> Response {
+    let length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    if length > MAX_HEAD_BYTES {
+        return (
+            StatusCode::URI_TOO_LONG,
+            format!("URLs can be at most {MAX_HEAD_BYTES} bytes long."),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// Accepts connections until `shutdown`, then drains them.
+async fn serve(listener: TcpListener, app: Router, shutdown: watch::Receiver<bool>) {
+    let mut http = HttpBuilder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(15))
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(64);
+    http.http2().max_header_list_size(MAX_HEAD_BYTES as u32);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let stopping = stopping(shutdown);
+    tokio::pin!(stopping);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(err) => {
+                    // Out of file descriptors, for instance: wait, not spin.
+                    tracing::warn!(cause = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut stopping => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = http
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                tracing::debug!(cause = %err, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not finish within 10 s of shutdown");
+    }
+}
+
+/// Resolves once the server is stopping (or its state is gone).
+pub async fn stopping(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}

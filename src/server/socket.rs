@@ -1,0 +1,315 @@
+//! One WebSocket connection at `/ws`, from upgrade to close.
+//!
+//! One task per connection: it reads client frames, and forwards the
+//! events of the channel it follows and of the channel list. Its queues are
+//! the hub's bounded `broadcast` buffers: a connection that falls behind
+//! gets a fresh snapshot instead of an unbounded backlog, and never slows
+//! anyone else. Every refusal is an `error` event on this connection only.
+
+use super::hub::Frame;
+use super::identity::Token;
+use super::AppState;
+use crate::model::{ChannelName, DisplayName, ErrorCode, MessageText, Refusal, MAX_FRAME_BYTES};
+use crate::protocol::{ClientFrame, ServerEvent};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::header::COOKIE;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+/// The read buffer of each connection. tungstenite's default is 128 KiB.
+pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Frames above [`MAX_FRAME_BYTES`] but below this get an error event;
+/// above this, tungstenite closes the connection (1009, too big) without
+/// buffering the rest.
+pub const HARD_FRAME_LIMIT: usize = 2 * MAX_FRAME_BYTES;
+/// The longest `client_id` accepted.
+const MAX_CLIENT_ID_BYTES: usize = 64;
+
+/// `GET /ws`: upgrades to a WebSocket. The identity is the token in the
+/// request's cookie; without one the connection can read but not write.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let token = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(Token::from_cookie_header);
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .max_message_size(HARD_FRAME_LIMIT)
+        .max_frame_size(HARD_FRAME_LIMIT)
+        .on_upgrade(move |socket| async move {
+            Connection {
+                socket,
+                state,
+                token,
+                joined: None,
+            }
+            .run()
+            .await
+        })
+}
+
+struct Connection {
+    socket: WebSocket,
+    state: AppState,
+    token: Option<Token>,
+    /// The channel followed, and its events.
+    joined: Option<(ChannelName, broadcast::Receiver<Frame>)>,
+}
+
+/// What woke the connection's loop.
+enum Wake {
+    Shutdown,
+    Incoming(Option<Result<WsMessage, axum::Error>>),
+    Channel(Result<Frame, RecvError>),
+    Directory(Result<Frame, RecvError>),
+}
+
+/// The socket is gone: stop.
+struct Gone;
+
+async fn next_event(
+    joined: &mut Option<(ChannelName, broadcast::Receiver<Frame>)>,
+) -> Result<Frame, RecvError> {
+    match joined {
+        Some((_, events)) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Connection {
+    async fn run(mut self) {
+        // Subscribe before listing, so no channel created in between is
+        // missed (one may be seen twice; clients ignore the repeat).
+        let mut directory = self.state.hub.subscribe_directory();
+        let hello = ServerEvent::Hello {
+            epoch: self.state.hub.epoch().to_owned(),
+            name: self.name(),
+            channels: self.state.hub.channels(),
+        };
+        if self.send(hello.to_json().into()).await.is_err() {
+            return;
+        }
+        let stopping = super::stopping(self.state.shutdown.clone());
+        tokio::pin!(stopping);
+        loop {
+            let wake = tokio::select! {
+                () = &mut stopping => Wake::Shutdown,
+                incoming = self.socket.recv() => Wake::Incoming(incoming),
+                event = next_event(&mut self.joined) => Wake::Channel(event),
+                event = directory.recv() => Wake::Directory(event),
+            };
+            let step = match wake {
+                Wake::Shutdown => {
+                    let _ = self
+                        .socket
+                        .send(WsMessage::Close(Some(CloseFrame {
+                            code: 1001,
+                            reason: "server shutting down".into(),
+                        })))
+                        .await;
+                    return;
+                }
+                Wake::Incoming(Some(Ok(message))) => self.on_message(message).await,
+                Wake::Incoming(_) => return,
+                Wake::Channel(Ok(frame)) | Wake::Directory(Ok(frame)) => self.send(frame).await,
+                Wake::Channel(Err(RecvError::Lagged(missed))) => {
+                    tracing::debug!(missed, "connection fell behind its channel; resyncing");
+                    match self.joined.take() {
+                        Some((channel, _)) => self.follow(channel).await,
+                        None => Ok(()),
+                    }
+                }
+                Wake::Channel(Err(RecvError::Closed)) => {
+                    self.joined = None;
+                    Ok(())
+                }
+                Wake::Directory(Err(_)) => {
+                    // Fell behind on channel creations: send the whole list.
+                    directory = directory.resubscribe();
+                    let hello = ServerEvent::Hello {
+                        epoch: self.state.hub.epoch().to_owned(),
+                        name: self.name(),
+                        channels: self.state.hub.channels(),
+                    };
+                    self.send(hello.to_json().into()).await
+                }
+            };
+            if step.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn name(&self) -> Option<DisplayName> {
+        self.token
+            .as_ref()
+            .and_then(|t| self.state.identities.name_of(t))
+    }
+
+    async fn send(&mut self, frame: Frame) -> Result<(), Gone> {
+        self.socket
+            .send(WsMessage::Text(frame))
+            .await
+            .map_err(|_| Gone)
+    }
+
+    async fn refuse(&mut self, refusal: Refusal, client_id: Option<String>) -> Result<(), Gone> {
+        let event = ServerEvent::refusal(refusal, client_id);
+        self.send(event.to_json().into()).await
+    }
+
+    async fn on_message(&mut self, message: WsMessage) -> Result<(), Gone> {
+        let text = match message {
+            WsMessage::Text(text) => text,
+            WsMessage::Binary(_) => {
+                return self
+                    .refuse(
+                        Refusal::new(ErrorCode::BadFrame, "Frames must be JSON text, not binary."),
+                        None,
+                    )
+                    .await
+            }
+            WsMessage::Close(_) => return Err(Gone),
+            // tungstenite answers pings itself.
+            WsMessage::Ping(_) | WsMessage::Pong(_) => return Ok(()),
+        };
+        if text.len() > MAX_FRAME_BYTES {
+            let refusal = Refusal::new(
+                ErrorCode::FrameTooLarge,
+                format!(
+                    "That frame has {} bytes; the most a frame may have is {MAX_FRAME_BYTES}.",
+                    text.len()
+                ),
+            );
+            return self.refuse(refusal, None).await;
+        }
+        let frame = match parse_frame(text.as_str()) {
+            Ok(frame) => frame,
+            Err(refusal) => return self.refuse(refusal, None).await,
+        };
+        match frame {
+            ClientFrame::Join { channel } => match ChannelName::parse(&channel) {
+                Ok(channel) => self.follow(channel).await,
+                Err(refusal) => self.refuse(refusal, None).await,
+            },
+            ClientFrame::Leave => {
+                self.joined = None;
+                Ok(())
+            }
+            ClientFrame::Send {
+                channel,
+                text,
+                client_id,
+            } => match self.post(&channel, &text, client_id.as_deref()) {
+                Ok(()) => Ok(()),
+                Err(refusal) => self.refuse(refusal, client_id).await,
+            },
+            ClientFrame::Delete { channel, seq } => {
+                let deleted = self.writer().and_then(|me| {
+                    let channel = ChannelName::parse(&channel)?;
+                    self.state.hub.delete(&channel, seq, &me)
+                });
+                match deleted {
+                    Ok(()) => Ok(()),
+                    Err(refusal) => self.refuse(refusal, None).await,
+                }
+            }
+        }
+    }
+
+    /// The name this connection writes as, or a refusal.
+    fn writer(&self) -> Result<DisplayName, Refusal> {
+        self.name().ok_or_else(|| {
+            Refusal::new(
+                ErrorCode::NotSignedIn,
+                "Claim a display name before writing (the flack_token cookie is missing or unknown).",
+            )
+        })
+    }
+
+    /// Follows `channel` with a fresh subscription and sends its snapshot
+    /// (also how a connection that fell behind catches up).
+    async fn follow(&mut self, channel: ChannelName) -> Result<(), Gone> {
+        match self.state.hub.join(&channel) {
+            Ok(subscription) => {
+                self.joined = Some((channel, subscription.events));
+                let event = ServerEvent::Joined {
+                    channel: subscription.snapshot.channel,
+                    messages: subscription.snapshot.messages,
+                };
+                self.send(event.to_json().into()).await
+            }
+            Err(refusal) => {
+                self.joined = None;
+                self.refuse(refusal, None).await
+            }
+        }
+    }
+
+    fn post(&self, channel: &str, text: &str, client_id: Option<&str>) -> Result<(), Refusal> {
+        if client_id.is_some_and(|id| id.len() > MAX_CLIENT_ID_BYTES) {
+            return Err(Refusal::new(
+                ErrorCode::BadFrame,
+                format!("A client_id can be at most {MAX_CLIENT_ID_BYTES} bytes long."),
+            ));
+        }
+        let me = self.writer()?;
+        let channel = ChannelName::parse(channel)?;
+        let text = MessageText::parse(text)?;
+        self.state
+            .hub
+            .post(&channel, me, text, client_id.map(str::to_owned))?;
+        Ok(())
+    }
+}
+
+/// Reads a client frame, telling malformed JSON from an unknown frame.
+fn parse_frame(text: &str) -> Result<ClientFrame, Refusal> {
+    serde_json::from_str::<ClientFrame>(text).map_err(|err| {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Err(_) => Refusal::new(
+                ErrorCode::BadFrame,
+                format!("That frame is not valid JSON: {err}."),
+            ),
+            Ok(value) => {
+                let kind = value.get("type").and_then(|t| t.as_str());
+                let message = match kind {
+                    Some(kind) if !["join", "leave", "send", "delete"].contains(&kind) => {
+                        format!("Unknown frame type \u{201c}{kind}\u{201d}; expected join, leave, send or delete.")
+                    }
+                    _ => format!("That frame is not a valid client frame: {err}."),
+                };
+                Refusal::new(ErrorCode::BadFrame, message)
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_json_and_unknown_types_are_told_apart() {
+        let err = parse_frame("{not json").unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadFrame);
+        assert!(err.message.contains("not valid JSON"), "{}", err.message);
+
+        let err = parse_frame(r#"{"type":"shout","text":"hi"}"#).unwrap_err();
+        assert!(
+            err.message.contains("Unknown frame type"),
+            "{}",
+            err.message
+        );
+
+        let err = parse_frame(r#"{"type":"send","channel":"general"}"#).unwrap_err();
+        assert!(err.message.contains("text"), "{}", err.message);
+    }
+}
