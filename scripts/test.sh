@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Sets up everything, then runs every test: the Rust unit and integration
+# tests, then the Playwright suite against the real release server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+bash scripts/setup.sh
+
+printf '\n== Rust unit and integration tests\n'
+cargo test --features ssr
+
+printf '\n== End-to-end tests (Playwright, Chromium)\n'
+cargo leptos end-to-end --release

@@ -1,0 +1,226 @@
+//! A real server on 127.0.0.1:0, and clients that speak its protocols
+//! over real sockets: plain HTTP/1.1 for server functions, WebSockets for
+//! the documented frames.
+
+#![allow(dead_code)]
+
+use flack::protocol::{ClientFrame, ServerEvent};
+use flack::server::settings::Settings;
+use flack::server::Server;
+use futures_util::{SinkExt, StreamExt};
+use leptos::prelude::LeptosOptions;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for an event it expects.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+pub async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Server {
+    let mut settings = Settings {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        max_channels: 1000,
+        fanout_capacity: 256,
+        secure_cookie: false,
+    };
+    adjust(&mut settings);
+    let options = LeptosOptions::builder().output_name("flack").build();
+    Server::bind(settings, options).await.expect("the server binds")
+}
+
+/// A response to a plain HTTP request.
+pub struct Reply {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// The `flack_token=...` pair of a Set-Cookie header.
+    pub fn token_cookie(&self) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            if !name.eq_ignore_ascii_case("set-cookie") {
+                return None;
+            }
+            let pair = value.trim().split(';').next()?.to_owned();
+            pair.starts_with("flack_token=").then_some(pair)
+        })
+    }
+}
+
+/// Sends one HTTP/1.1 request and reads the whole response.
+pub async fn http(addr: SocketAddr, request: &str) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw))
+        .await
+        .expect("the server answers")
+        .unwrap();
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    Reply {
+        status,
+        head: head.to_owned(),
+        body: if chunked { dechunk(body) } else { body.to_owned() },
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Calls a server function with form-encoded arguments.
+pub async fn call(addr: SocketAddr, endpoint: &str, form: &str, cookie: Option<&str>) -> Reply {
+    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let request = format!(
+        "POST /api/{endpoint} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n{cookie}Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    http(addr, &request).await
+}
+
+/// Claims a display name; returns the cookie pair to send back.
+pub async fn claim(addr: SocketAddr, name: &str) -> String {
+    let reply = call(addr, "claim_name", &format!("name={name}"), None).await;
+    assert_eq!(reply.status, 200, "claiming {name}: {}", reply.body);
+    reply.token_cookie().expect("claiming sets the token cookie")
+}
+
+/// Creates a channel as the holder of `cookie`.
+pub async fn create_channel(addr: SocketAddr, cookie: &str, name: &str) {
+    let reply = call(addr, "create_channel", &format!("name={name}"), Some(cookie)).await;
+    assert_eq!(reply.status, 200, "creating {name}: {}", reply.body);
+}
+
+/// A WebSocket client speaking the documented protocol.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    /// Connects (with the identity cookie, if any) and reads the hello.
+    pub async fn connect(addr: SocketAddr, cookie: Option<&str>) -> Client {
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", HeaderValue::from_str(cookie).unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut client = Client { ws };
+        match client.next().await {
+            ServerEvent::Hello { .. } => client,
+            other => panic!("expected hello, got {other:?}"),
+        }
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.send_raw(Message::text(serde_json::to_string(frame).unwrap()))
+            .await;
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.ws.send(message).await.unwrap();
+    }
+
+    /// The next event; panics after [`PATIENCE`] or if the socket closed.
+    pub async fn next(&mut self) -> ServerEvent {
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("an event arrives in time")
+                .expect("the socket is open")
+                .expect("the socket works");
+            match message {
+                Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+                Message::Close(frame) => panic!("the server closed the socket: {frame:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// Joins a channel and returns its snapshot.
+    pub async fn join(&mut self, channel: &str) -> Vec<flack::model::Message> {
+        self.send(&ClientFrame::Join {
+            channel: channel.into(),
+        })
+        .await;
+        loop {
+            match self.next().await {
+                ServerEvent::Joined { messages, .. } => return messages,
+                ServerEvent::ChannelCreated { .. } => continue,
+                other => panic!("expected joined, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn say(&mut self, channel: &str, text: &str) {
+        self.send(&ClientFrame::Send {
+            channel: channel.into(),
+            text: text.into(),
+            client_id: None,
+        })
+        .await;
+    }
+
+    /// The next event that is not a channel announcement.
+    pub async fn next_in_channel(&mut self) -> ServerEvent {
+        loop {
+            match self.next().await {
+                ServerEvent::ChannelCreated { .. } => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next error event's code and message.
+    pub async fn expect_error(&mut self) -> (flack::model::ErrorCode, String) {
+        match self.next_in_channel().await {
+            ServerEvent::Error { code, message, .. } => (code, message),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    /// The next raw WebSocket message.
+    pub async fn ws_next(
+        &mut self,
+    ) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+        self.ws.next().await
+    }
+
+    /// Proves the connection still works: a join is answered.
+    pub async fn still_works(&mut self, channel: &str) {
+        self.join(channel).await;
+    }
+}

@@ -1,0 +1,161 @@
+//! Server functions over plain HTTP: identity, refusals with proper 4xx
+//! statuses, and request limits.
+
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{call, claim, create_channel, http, start, Client};
+use flack::protocol::ServerEvent;
+
+#[tokio::test]
+async fn claiming_a_name_sets_an_http_only_cookie() {
+    let server = start().await;
+    let reply = call(server.addr, "claim_name", "name=%20Ada%20", None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json(), serde_json::json!("Ada"), "the name is trimmed");
+    let header = reply
+        .head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: flack_token="))
+        .expect("a token cookie");
+    assert!(header.contains("HttpOnly"), "{header}");
+    assert!(header.contains("SameSite=Lax"), "{header}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_taken_name_is_refused_with_409() {
+    let server = start().await;
+    claim(server.addr, "Ada").await;
+    let reply = call(server.addr, "claim_name", "name=aDA", None).await;
+    assert_eq!(reply.status, 409);
+    assert_eq!(reply.json()["code"], "name_taken");
+    assert!(reply.json()["message"].as_str().unwrap().contains("taken"));
+    assert!(reply.token_cookie().is_none());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_holder_of_a_name_can_claim_it_again() {
+    let server = start().await;
+    let cookie = claim(server.addr, "ada").await;
+    let reply = call(server.addr, "claim_name", "name=ada", Some(&cookie)).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.token_cookie().as_deref(), Some(cookie.as_str()));
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_names_are_refused_with_400() {
+    let server = start().await;
+    for form in ["name=", "name=%20%20", &format!("name={}", "x".repeat(33))] {
+        let reply = call(server.addr, "claim_name", form, None).await;
+        assert_eq!(reply.status, 400, "{form}");
+        assert_eq!(reply.json()["code"], "invalid_display_name");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn channel_creation_needs_a_name_and_a_free_valid_channel_name() {
+    let server = start().await;
+    let reply = call(server.addr, "create_channel", "name=general", None).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.json()["code"], "not_signed_in");
+
+    let ada = claim(server.addr, "ada").await;
+    let reply = call(server.addr, "create_channel", "name=General", Some(&ada)).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["name"], "general", "names are lowered");
+
+    let reply = call(server.addr, "create_channel", "name=GENERAL", Some(&ada)).await;
+    assert_eq!(reply.status, 409);
+    assert_eq!(reply.json()["code"], "channel_taken");
+
+    let reply = call(server.addr, "create_channel", "name=no+spaces", Some(&ada)).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.json()["code"], "invalid_channel_name");
+
+    let list = call(server.addr, "list_channels", "", None).await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json().as_array().unwrap().len(), 1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_channel_cap_answers_429() {
+    let server = common::start_with(|s| s.max_channels = 1).await;
+    let ada = claim(server.addr, "ada").await;
+    create_channel(server.addr, &ada, "one").await;
+    let reply = call(server.addr, "create_channel", "name=two", Some(&ada)).await;
+    assert_eq!(reply.status, 429);
+    assert_eq!(reply.json()["code"], "too_many_channels");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn deleting_someone_elses_message_through_a_server_function_is_refused() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    let mallory = claim(server.addr, "mallory").await;
+    create_channel(server.addr, &ada, "general").await;
+    let mut a = Client::connect(server.addr, Some(&ada)).await;
+    a.join("general").await;
+    a.say("general", "mine").await;
+    let seq = match a.next_in_channel().await {
+        ServerEvent::Message { message, .. } => message.seq,
+        other => panic!("unexpected {other:?}"),
+    };
+
+    let form = format!("channel=general&seq={seq}");
+    let reply = call(server.addr, "delete_message", &form, Some(&mallory)).await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(reply.json()["code"], "not_author");
+    let reply = call(server.addr, "delete_message", &form, None).await;
+    assert_eq!(reply.status, 401);
+    let history = call(server.addr, "channel_history", "channel=general", None).await;
+    assert_eq!(history.json()["messages"].as_array().unwrap().len(), 1);
+
+    let reply = call(server.addr, "delete_message", &form, Some(&ada)).await;
+    assert_eq!(reply.status, 200);
+    assert!(matches!(a.next_in_channel().await, ServerEvent::Deleted { .. }));
+    let reply = call(server.addr, "delete_message", &form, Some(&ada)).await;
+    assert_eq!(reply.status, 404, "already gone");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_server_function_calls_are_400_not_500() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    let reply = call(server.addr, "delete_message", "channel=general&seq=abc", Some(&ada)).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    assert_eq!(reply.json()["code"], "bad_request");
+    let reply = call(server.addr, "channel_history", "", None).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let reply = call(server.addr, "channel_history", "channel=nowhere", None).await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.json()["code"], "unknown_channel");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_and_urls_are_refused() {
+    let server = start().await;
+    let big = format!("name={}", "x".repeat(64 * 1024));
+    let reply = call(server.addr, "claim_name", &big, None).await;
+    assert_eq!(reply.status, 413, "{}", reply.head);
+
+    let long = format!(
+        "GET /c/{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "a".repeat(20 * 1024)
+    );
+    let reply = http(server.addr, &long).await;
+    assert!(
+        reply.status == 414 || reply.status == 431,
+        "status {}",
+        reply.status
+    );
+    server.shutdown().await;
+}

@@ -1,0 +1,277 @@
+//! The WebSocket protocol of docs/protocol.md, over real sockets against a
+//! real server.
+
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::{claim, create_channel, start, Client};
+use flack::model::{ErrorCode, MAX_FRAME_BYTES, MAX_MESSAGE_CHARS};
+use flack::protocol::{ClientFrame, ServerEvent};
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn two_clients_see_each_others_messages_in_order() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    let bob = claim(server.addr, "bob").await;
+    create_channel(server.addr, &ada, "general").await;
+
+    let mut a = Client::connect(server.addr, Some(&ada)).await;
+    let mut b = Client::connect(server.addr, Some(&bob)).await;
+    assert!(a.join("general").await.is_empty());
+    assert!(b.join("general").await.is_empty());
+
+    // Both write at once; the server orders them.
+    for i in 0..5 {
+        a.say("general", &format!("ada {i}")).await;
+        b.say("general", &format!("bob {i}")).await;
+    }
+    let mut views = Vec::new();
+    for client in [&mut a, &mut b] {
+        let mut seen = Vec::new();
+        while seen.len() < 10 {
+            match client.next_in_channel().await {
+                ServerEvent::Message { message, .. } => seen.push(message),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        views.push(seen);
+    }
+    // Everyone sees the same messages, in sequence order 1..=10...
+    assert_eq!(views[0], views[1]);
+    let seqs: Vec<_> = views[0].iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+    // ...and each author's messages in the order they were written.
+    for author in ["ada", "bob"] {
+        let texts: Vec<_> = views[0]
+            .iter()
+            .filter(|m| m.author.as_str() == author)
+            .map(|m| m.text.as_str().to_owned())
+            .collect();
+        let expected: Vec<_> = (0..5).map(|i| format!("{author} {i}")).collect();
+        assert_eq!(texts, expected);
+    }
+    // A late joiner gets the same history.
+    assert_eq!(a.join("general").await, views[0]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_message_carries_author_and_server_time() {
+    let server = start().await;
+    let ada = claim(server.addr, "Ada").await;
+    create_channel(server.addr, &ada, "general").await;
+    let mut a = Client::connect(server.addr, Some(&ada)).await;
+    a.join("general").await;
+    let before = chrono::Utc::now();
+    a.say("general", "hello").await;
+    match a.next_in_channel().await {
+        ServerEvent::Message { channel, message, .. } => {
+            assert_eq!(channel.as_str(), "general");
+            assert_eq!(message.author.as_str(), "Ada");
+            assert_eq!(message.seq, 1);
+            assert!(message.sent_at >= before - chrono::Duration::seconds(1));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_forged_delete_is_refused_and_changes_nothing() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    let mallory = claim(server.addr, "mallory").await;
+    create_channel(server.addr, &ada, "general").await;
+    let mut a = Client::connect(server.addr, Some(&ada)).await;
+    let mut m = Client::connect(server.addr, Some(&mallory)).await;
+    a.join("general").await;
+    m.join("general").await;
+    a.say("general", "mine").await;
+    let seq = match m.next_in_channel().await {
+        ServerEvent::Message { message, .. } => message.seq,
+        other => panic!("unexpected {other:?}"),
+    };
+
+    m.send(&ClientFrame::Delete {
+        channel: "general".into(),
+        seq,
+    })
+    .await;
+    let (code, message) = m.expect_error().await;
+    assert_eq!(code, ErrorCode::NotAuthor);
+    assert!(message.contains("only your own"), "{message}");
+    let history = m.join("general").await;
+    assert_eq!(history.len(), 1, "the message is still there");
+
+    // The author can.
+    a.next_in_channel().await; // its own echo
+    a.send(&ClientFrame::Delete {
+        channel: "general".into(),
+        seq,
+    })
+    .await;
+    assert_eq!(
+        m.next_in_channel().await,
+        ServerEvent::Deleted {
+            channel: flack::model::ChannelName::parse("general").unwrap(),
+            seq
+        }
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn writing_without_a_name_is_refused() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    create_channel(server.addr, &ada, "general").await;
+    let mut anon = Client::connect(server.addr, None).await;
+    anon.join("general").await;
+    anon.say("general", "who am I").await;
+    assert_eq!(anon.expect_error().await.0, ErrorCode::NotSignedIn);
+    let mut forged = Client::connect(server.addr, Some(&format!("flack_token={}", "0".repeat(64)))).await;
+    forged.say("general", "me neither").await;
+    assert_eq!(forged.expect_error().await.0, ErrorCode::NotSignedIn);
+    assert!(anon.join("general").await.is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_frames_get_errors_and_the_connection_keeps_working() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    let bob = claim(server.addr, "bob").await;
+    create_channel(server.addr, &ada, "general").await;
+    let mut a = Client::connect(server.addr, Some(&ada)).await;
+    let mut b = Client::connect(server.addr, Some(&bob)).await;
+    a.join("general").await;
+    b.join("general").await;
+
+    a.send_raw(Message::text("{this is not json")).await;
+    let (code, message) = a.expect_error().await;
+    assert_eq!(code, ErrorCode::BadFrame);
+    assert!(message.contains("not valid JSON"), "{message}");
+
+    a.send_raw(Message::text(r#"{"type":"shout","text":"hi"}"#)).await;
+    let (code, message) = a.expect_error().await;
+    assert_eq!(code, ErrorCode::BadFrame);
+    assert!(message.contains("Unknown frame type"), "{message}");
+
+    a.send_raw(Message::binary(vec![1, 2, 3])).await;
+    assert_eq!(a.expect_error().await.0, ErrorCode::BadFrame);
+
+    let oversized = format!(
+        r#"{{"type":"send","channel":"general","text":"{}"}}"#,
+        "x".repeat(MAX_FRAME_BYTES + 10)
+    );
+    a.send_raw(Message::text(oversized)).await;
+    assert_eq!(a.expect_error().await.0, ErrorCode::FrameTooLarge);
+
+    a.say("general", &"y".repeat(MAX_MESSAGE_CHARS + 1)).await;
+    assert_eq!(a.expect_error().await.0, ErrorCode::MessageTooLong);
+
+    a.say("general", "   ").await;
+    assert_eq!(a.expect_error().await.0, ErrorCode::InvalidMessage);
+
+    a.say("general", "bell\u{7}").await;
+    assert_eq!(a.expect_error().await.0, ErrorCode::InvalidMessage);
+
+    a.say("nowhere", "hello?").await;
+    assert_eq!(a.expect_error().await.0, ErrorCode::UnknownChannel);
+
+    a.send(&ClientFrame::Join {
+        channel: "nowhere".into(),
+    })
+    .await;
+    assert_eq!(a.expect_error().await.0, ErrorCode::UnknownChannel);
+
+    a.send(&ClientFrame::Join {
+        channel: "Not Valid!".into(),
+    })
+    .await;
+    assert_eq!(a.expect_error().await.0, ErrorCode::InvalidChannelName);
+
+    // Nothing of that reached anyone else, and both connections still work.
+    a.still_works("general").await;
+    a.say("general", "still here").await;
+    match b.next_in_channel().await {
+        ServerEvent::Message { message, .. } => {
+            assert_eq!(message.text.as_str(), "still here");
+            assert_eq!(message.seq, 1, "no refused message took a number");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_message_of_the_maximum_length_goes_through() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    create_channel(server.addr, &ada, "general").await;
+    let mut a = Client::connect(server.addr, Some(&ada)).await;
+    a.join("general").await;
+    // Four-byte characters, and quotes that JSON escapes: the worst case.
+    let text: String = "\u{1F600}\"".repeat(MAX_MESSAGE_CHARS / 2);
+    a.say("general", &text).await;
+    match a.next_in_channel().await {
+        ServerEvent::Message { message, .. } => assert_eq!(message.text.as_str(), text),
+        other => panic!("unexpected {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn new_channels_reach_every_connection() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    let mut watcher = Client::connect(server.addr, None).await;
+    create_channel(server.addr, &ada, "fresh").await;
+    match watcher.next().await {
+        ServerEvent::ChannelCreated { channel } => assert_eq!(channel.name.as_str(), "fresh"),
+        other => panic!("unexpected {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_history_keeps_the_last_hundred_of_a_hundred_and_fifty() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    create_channel(server.addr, &ada, "busy").await;
+    let mut a = Client::connect(server.addr, Some(&ada)).await;
+    a.join("busy").await;
+    for i in 1..=150 {
+        a.say("busy", &format!("message {i}")).await;
+    }
+    for _ in 1..=150 {
+        a.next_in_channel().await;
+    }
+    let history = a.join("busy").await;
+    assert_eq!(history.len(), 100);
+    assert_eq!(history[0].text.as_str(), "message 51");
+    assert_eq!(history[99].text.as_str(), "message 150");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_as_going_away() {
+    let server = start().await;
+    let mut client = Client::connect(server.addr, None).await;
+    let stopping = tokio::spawn(server.shutdown());
+    let closed = tokio::time::timeout(common::PATIENCE, async {
+        loop {
+            match client.ws_next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(_)) => continue,
+                _ => return 0,
+            }
+        }
+    })
+    .await
+    .expect("the socket is closed in time");
+    assert_eq!(closed, 1001);
+    stopping.await.unwrap();
+}
