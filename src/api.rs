@@ -18,6 +18,20 @@ impl FromServerFnError for Refusal {
                 ErrorCode::BadRequest,
                 format!("The request was malformed: {e}"),
             ),
+            // On the server, this is the request that could not be read.
+            ServerFnErrorErr::Deserialization(e) if cfg!(feature = "ssr") => {
+                if e.contains("length limit exceeded") {
+                    Refusal::new(
+                        ErrorCode::RequestTooLarge,
+                        "The request is larger than the server accepts.",
+                    )
+                } else {
+                    Refusal::new(
+                        ErrorCode::BadRequest,
+                        format!("The request could not be read: {e}"),
+                    )
+                }
+            }
             ServerFnErrorErr::Request(_) => Refusal::new(
                 ErrorCode::Internal,
                 "Could not reach the server; check your connection and try again.",

@@ -61,6 +61,8 @@ pub enum ErrorCode {
     FrameTooLarge,
     /// A malformed request to a server function.
     BadRequest,
+    /// A request body over the server's limit.
+    RequestTooLarge,
     /// A fault of the server or of the network; not the user's doing.
     Internal,
 }
@@ -78,7 +80,9 @@ impl ErrorCode {
             ErrorCode::NotAuthor => 403,
             ErrorCode::UnknownChannel | ErrorCode::UnknownMessage => 404,
             ErrorCode::NameTaken | ErrorCode::ChannelTaken => 409,
-            ErrorCode::MessageTooLong | ErrorCode::FrameTooLarge => 413,
+            ErrorCode::MessageTooLong | ErrorCode::FrameTooLarge | ErrorCode::RequestTooLarge => {
+                413
+            }
             ErrorCode::TooManyChannels => 429,
             ErrorCode::Internal => 500,
         }

@@ -13,11 +13,18 @@ async fn claiming_a_name_sets_an_http_only_cookie() {
     let server = start().await;
     let reply = call(server.addr, "claim_name", "name=%20Ada%20", None).await;
     assert_eq!(reply.status, 200);
-    assert_eq!(reply.json(), serde_json::json!("Ada"), "the name is trimmed");
+    assert_eq!(
+        reply.json(),
+        serde_json::json!("Ada"),
+        "the name is trimmed"
+    );
     let header = reply
         .head
         .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: flack_token="))
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: flack_token=")
+        })
         .expect("a token cookie");
     assert!(header.contains("HttpOnly"), "{header}");
     assert!(header.contains("SameSite=Lax"), "{header}");
@@ -119,7 +126,10 @@ async fn deleting_someone_elses_message_through_a_server_function_is_refused() {
 
     let reply = call(server.addr, "delete_message", &form, Some(&ada)).await;
     assert_eq!(reply.status, 200);
-    assert!(matches!(a.next_in_channel().await, ServerEvent::Deleted { .. }));
+    assert!(matches!(
+        a.next_in_channel().await,
+        ServerEvent::Deleted { .. }
+    ));
     let reply = call(server.addr, "delete_message", &form, Some(&ada)).await;
     assert_eq!(reply.status, 404, "already gone");
     server.shutdown().await;
@@ -129,7 +139,13 @@ async fn deleting_someone_elses_message_through_a_server_function_is_refused() {
 async fn malformed_server_function_calls_are_400_not_500() {
     let server = start().await;
     let ada = claim(server.addr, "ada").await;
-    let reply = call(server.addr, "delete_message", "channel=general&seq=abc", Some(&ada)).await;
+    let reply = call(
+        server.addr,
+        "delete_message",
+        "channel=general&seq=abc",
+        Some(&ada),
+    )
+    .await;
     assert_eq!(reply.status, 400, "{}", reply.body);
     assert_eq!(reply.json()["code"], "bad_request");
     let reply = call(server.addr, "channel_history", "", None).await;
@@ -146,6 +162,7 @@ async fn oversized_bodies_and_urls_are_refused() {
     let big = format!("name={}", "x".repeat(64 * 1024));
     let reply = call(server.addr, "claim_name", &big, None).await;
     assert_eq!(reply.status, 413, "{}", reply.head);
+    assert_eq!(reply.json()["code"], "request_too_large");
 
     let long = format!(
         "GET /c/{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",

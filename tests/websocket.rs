@@ -67,7 +67,9 @@ async fn every_message_carries_author_and_server_time() {
     let before = chrono::Utc::now();
     a.say("general", "hello").await;
     match a.next_in_channel().await {
-        ServerEvent::Message { channel, message, .. } => {
+        ServerEvent::Message {
+            channel, message, ..
+        } => {
             assert_eq!(channel.as_str(), "general");
             assert_eq!(message.author.as_str(), "Ada");
             assert_eq!(message.seq, 1);
@@ -131,7 +133,11 @@ async fn writing_without_a_name_is_refused() {
     anon.join("general").await;
     anon.say("general", "who am I").await;
     assert_eq!(anon.expect_error().await.0, ErrorCode::NotSignedIn);
-    let mut forged = Client::connect(server.addr, Some(&format!("flack_token={}", "0".repeat(64)))).await;
+    let mut forged = Client::connect(
+        server.addr,
+        Some(&format!("flack_token={}", "0".repeat(64))),
+    )
+    .await;
     forged.say("general", "me neither").await;
     assert_eq!(forged.expect_error().await.0, ErrorCode::NotSignedIn);
     assert!(anon.join("general").await.is_empty());
@@ -154,7 +160,8 @@ async fn bad_frames_get_errors_and_the_connection_keeps_working() {
     assert_eq!(code, ErrorCode::BadFrame);
     assert!(message.contains("not valid JSON"), "{message}");
 
-    a.send_raw(Message::text(r#"{"type":"shout","text":"hi"}"#)).await;
+    a.send_raw(Message::text(r#"{"type":"shout","text":"hi"}"#))
+        .await;
     let (code, message) = a.expect_error().await;
     assert_eq!(code, ErrorCode::BadFrame);
     assert!(message.contains("Unknown frame type"), "{message}");

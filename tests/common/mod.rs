@@ -34,7 +34,9 @@ pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Server {
     };
     adjust(&mut settings);
     let options = LeptosOptions::builder().output_name("flack").build();
-    Server::bind(settings, options).await.expect("the server binds")
+    Server::bind(settings, options)
+        .await
+        .expect("the server binds")
 }
 
 /// A response to a plain HTTP request.
@@ -46,8 +48,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 
     /// The `flack_token=...` pair of a Set-Cookie header.
@@ -79,18 +80,26 @@ pub async fn http(addr: SocketAddr, request: &str) -> Reply {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
     Reply {
         status,
         head: head.to_owned(),
-        body: if chunked { dechunk(body) } else { body.to_owned() },
+        body: if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        },
     }
 }
 
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if size == 0 || rest.len() < size {
             break;
         }
@@ -102,7 +111,9 @@ fn dechunk(mut body: &str) -> String {
 
 /// Calls a server function with form-encoded arguments.
 pub async fn call(addr: SocketAddr, endpoint: &str, form: &str, cookie: Option<&str>) -> Reply {
-    let cookie = cookie.map(|c| format!("Cookie: {c}\r\n")).unwrap_or_default();
+    let cookie = cookie
+        .map(|c| format!("Cookie: {c}\r\n"))
+        .unwrap_or_default();
     let request = format!(
         "POST /api/{endpoint} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n{cookie}Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
         form.len()
@@ -114,12 +125,20 @@ pub async fn call(addr: SocketAddr, endpoint: &str, form: &str, cookie: Option<&
 pub async fn claim(addr: SocketAddr, name: &str) -> String {
     let reply = call(addr, "claim_name", &format!("name={name}"), None).await;
     assert_eq!(reply.status, 200, "claiming {name}: {}", reply.body);
-    reply.token_cookie().expect("claiming sets the token cookie")
+    reply
+        .token_cookie()
+        .expect("claiming sets the token cookie")
 }
 
 /// Creates a channel as the holder of `cookie`.
 pub async fn create_channel(addr: SocketAddr, cookie: &str, name: &str) {
-    let reply = call(addr, "create_channel", &format!("name={name}"), Some(cookie)).await;
+    let reply = call(
+        addr,
+        "create_channel",
+        &format!("name={name}"),
+        Some(cookie),
+    )
+    .await;
     assert_eq!(reply.status, 200, "creating {name}: {}", reply.body);
 }
 
