@@ -10,4 +10,7 @@ printf '\n== Rust unit and integration tests\n'
 cargo test --features ssr
 
 printf '\n== End-to-end tests (Playwright, Chromium)\n'
-cargo leptos end-to-end --release
+# The shared test server allows bigger bursts of sends, so that tests can
+# post 150 messages quickly; limits.spec.ts runs its own server with the
+# default limits.
+FLACK_SEND_BURST=1000 cargo leptos end-to-end --release

@@ -71,8 +71,10 @@ pub async fn list_channels() -> Result<Vec<ChannelSummary>, Refusal> {
 pub async fn create_channel(name: String) -> Result<ChannelSummary, Refusal> {
     use crate::model::ChannelName;
     ssr::answer(|state| {
-        ssr::signed_in(state)?;
-        state.hub.create_channel(ChannelName::parse(&name)?)
+        let (token, _) = ssr::signed_in(state)?;
+        let name = ChannelName::parse(&name)?;
+        state.limits.take_channel_creation(&token)?;
+        state.hub.create_channel(name)
     })
 }
 
@@ -88,7 +90,7 @@ pub async fn fetch_history(channel: String) -> Result<ChannelHistory, Refusal> {
 pub async fn delete_message(channel: String, seq: Seq) -> Result<(), Refusal> {
     use crate::model::ChannelName;
     ssr::answer(|state| {
-        let me = ssr::signed_in(state)?;
+        let (_, me) = ssr::signed_in(state)?;
         state.hub.delete(&ChannelName::parse(&channel)?, seq, &me)
     })
 }
@@ -139,10 +141,10 @@ mod ssr {
             .find_map(Token::from_cookie_header)
     }
 
-    /// The caller's display name, or a refusal if it has none.
-    pub fn signed_in(state: &AppState) -> Result<DisplayName, Refusal> {
+    /// The caller's token and display name, or a refusal if it has none.
+    pub fn signed_in(state: &AppState) -> Result<(Token, DisplayName), Refusal> {
         token()
-            .and_then(|t| state.identities.name_of(&t))
+            .and_then(|t| state.identities.name_of(&t).map(|name| (t, name)))
             .ok_or_else(|| {
                 Refusal::new(
                     ErrorCode::NotSignedIn,

@@ -63,6 +63,10 @@ pub enum ErrorCode {
     BadRequest,
     /// A request body over the server's limit.
     RequestTooLarge,
+    /// Too many sends or channel creations in a short time.
+    RateLimited,
+    /// Too many open connections from one address.
+    TooManyConnections,
     /// A fault of the server or of the network; not the user's doing.
     Internal,
 }
@@ -83,7 +87,9 @@ impl ErrorCode {
             ErrorCode::MessageTooLong | ErrorCode::FrameTooLarge | ErrorCode::RequestTooLarge => {
                 413
             }
-            ErrorCode::TooManyChannels => 429,
+            ErrorCode::TooManyChannels | ErrorCode::RateLimited | ErrorCode::TooManyConnections => {
+                429
+            }
             ErrorCode::Internal => 500,
         }
     }

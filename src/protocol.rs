@@ -13,10 +13,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
-    /// Follow a channel: the server answers with [`ServerEvent::Joined`]
-    /// (its most recent messages) and then streams its events. A socket
-    /// follows one channel at a time; joining another leaves the first.
-    Join { channel: String },
+    /// Follow a channel, then receive its events. A socket follows one
+    /// channel at a time; joining another leaves the first.
+    ///
+    /// Without `since`, the server answers with [`ServerEvent::Joined`]
+    /// (a snapshot). With the cursor of the last event the client has, it
+    /// replays exactly the events missed since then and confirms with
+    /// [`ServerEvent::Resumed`]; if those are no longer all held, or the
+    /// cursor is from another run of the server, it sends a snapshot.
+    Join {
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<Cursor>,
+    },
     /// Stop following the channel joined.
     Leave,
     /// Post a message. Needs a claimed display name (the identity cookie).
@@ -33,7 +42,19 @@ pub enum ClientFrame {
     Delete { channel: String, seq: Seq },
 }
 
+/// A position in a channel's event stream: the `seq` of the last event a
+/// client has seen, in the server run `epoch` (see [`ServerEvent::Hello`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub epoch: String,
+    pub seq: Seq,
+}
+
 /// An event from the server to a client.
+///
+/// The events of a channel (`message`, `deleted`) carry `seq`: one
+/// counter per channel numbers them all, so a client can tell exactly
+/// what it has and what it missed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
@@ -48,22 +69,39 @@ pub enum ServerEvent {
     },
     /// A channel was created (by anyone).
     ChannelCreated { channel: ChannelSummary },
-    /// The answer to a join, and sent again whenever the client must
-    /// replace what it holds (for instance after falling behind): the
-    /// channel's most recent messages, oldest first.
+    /// A snapshot, which replaces what the client holds: the channel's
+    /// most recent messages, oldest first, as of event `seq`. The answer to
+    /// a join that cannot be resumed, and sent again if the connection
+    /// falls behind.
     Joined {
         channel: ChannelName,
+        seq: Seq,
         messages: Vec<Message>,
     },
-    /// A new message in the joined channel.
+    /// A resumed join: the events after the client's cursor were just
+    /// sent, and the client is now at `seq`.
+    Resumed { channel: ChannelName, seq: Seq },
+    /// A new message in the joined channel; its `seq` is the event's.
     Message {
         channel: ChannelName,
         message: Message,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
     },
-    /// A message of the joined channel was deleted by its author.
-    Deleted { channel: ChannelName, seq: Seq },
+    /// A message of the joined channel (number `message_seq`) was
+    /// deleted by its author; `seq` is this event's own number.
+    Deleted {
+        channel: ChannelName,
+        seq: Seq,
+        message_seq: Seq,
+    },
+    /// To the sender only: the send with this `client_id` is stored as
+    /// message `seq` (also when it was a repeat, stored once).
+    Ack {
+        channel: ChannelName,
+        client_id: String,
+        seq: Seq,
+    },
     /// A frame was refused; nothing changed.
     Error {
         code: ErrorCode,
@@ -105,6 +143,20 @@ mod tests {
                 channel: "general".into(),
                 text: "hi".into(),
                 client_id: None
+            }
+        );
+        let frame: ClientFrame = serde_json::from_str(
+            r#"{"type":"join","channel":"general","since":{"epoch":"e1","seq":7}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::Join {
+                channel: "general".into(),
+                since: Some(Cursor {
+                    epoch: "e1".into(),
+                    seq: 7
+                })
             }
         );
         let frame: ClientFrame =

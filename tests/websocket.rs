@@ -118,7 +118,8 @@ async fn a_forged_delete_is_refused_and_changes_nothing() {
         m.next_in_channel().await,
         ServerEvent::Deleted {
             channel: flack::model::ChannelName::parse("general").unwrap(),
-            seq
+            seq: seq + 1,
+            message_seq: seq
         }
     );
     server.shutdown().await;
@@ -190,12 +191,14 @@ async fn bad_frames_get_errors_and_the_connection_keeps_working() {
 
     a.send(&ClientFrame::Join {
         channel: "nowhere".into(),
+        since: None,
     })
     .await;
     assert_eq!(a.expect_error().await.0, ErrorCode::UnknownChannel);
 
     a.send(&ClientFrame::Join {
         channel: "Not Valid!".into(),
+        since: None,
     })
     .await;
     assert_eq!(a.expect_error().await.0, ErrorCode::InvalidChannelName);
@@ -245,7 +248,7 @@ async fn new_channels_reach_every_connection() {
 
 #[tokio::test]
 async fn the_history_keeps_the_last_hundred_of_a_hundred_and_fifty() {
-    let server = start().await;
+    let server = common::start_with(|s| s.send_per_second = 0).await;
     let ada = claim(server.addr, "ada").await;
     create_channel(server.addr, &ada, "busy").await;
     let mut a = Client::connect(server.addr, Some(&ada)).await;

@@ -4,11 +4,10 @@
 //! the history from the `fetch_history` server function; once the socket
 //! has joined the channel, its live copy takes over.
 
-use super::state::Chat;
+use super::state::{Chat, Delivery, Outgoing};
 use crate::api::{delete_message, fetch_history};
 use crate::client::storage;
 use crate::model::{ChannelHistory, ChannelName, Message, MessageText, MAX_MESSAGE_CHARS};
-use crate::protocol::ClientFrame;
 use chrono::{DateTime, Local, Utc};
 use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::prelude::*;
@@ -26,7 +25,10 @@ pub fn ChannelPage() -> impl IntoView {
         let raw = raw.get();
         ChannelName::parse(&raw).map_or(raw, |name| name.to_string())
     };
-    let history = Resource::new(move || raw.get(), fetch_history);
+    let history = Resource::new(
+        move || (raw.get(), chat.reload.get()),
+        |(name, _)| fetch_history(name),
+    );
 
     // Follow and remember the channel once it is known to exist.
     Effect::new(move |_| match history.get() {
@@ -83,7 +85,8 @@ pub fn ChannelPage() -> impl IntoView {
     }
 }
 
-/// The log of messages, oldest first, kept scrolled to the newest.
+/// The log of messages, oldest first, kept scrolled to the newest; then
+/// the user's own messages still on their way.
 #[component]
 fn MessageLog(initial: ChannelHistory) -> impl IntoView {
     let chat = expect_context::<Chat>();
@@ -94,21 +97,41 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             .filter(|live| live.channel == initial.channel)
             .map_or_else(|| initial.messages.clone(), |live| live.messages)
     });
+    let outgoing = {
+        let channel = channel.clone();
+        Memo::new(move |_| {
+            chat.outbox.with(|outbox| {
+                outbox
+                    .iter()
+                    .filter(|o| o.channel == channel)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
     let log = NodeRef::<leptos::html::Div>::new();
     // Keep the newest message in view as messages arrive.
     Effect::new(move |_| {
         messages.track();
+        outgoing.track();
         if let Some(log) = log.get() {
             log.set_scroll_top(log.scroll_height());
         }
     });
     view! {
         <div class="log" role="log" aria-label="Messages" node_ref=log>
-            <Show when=move || messages.with(Vec::is_empty)>
+            <Show when=move || messages.with(Vec::is_empty) && outgoing.with(Vec::is_empty)>
                 <p class="hint">"No messages yet. Say hello!"</p>
             </Show>
             <For each=move || messages.get() key=|message| message.seq let:message>
                 <MessageItem message channel=channel.clone()/>
+            </For>
+            <For
+                each=move || outgoing.get()
+                key=|o| (o.client_id.clone(), o.delivery.clone())
+                let:outgoing
+            >
+                <OutgoingItem outgoing/>
             </For>
         </div>
     }
@@ -177,6 +200,41 @@ fn MessageItem(message: Message, channel: ChannelName) -> impl IntoView {
     }
 }
 
+/// A message of the user's on its way: pending, or failed with a retry.
+/// Not an `article` yet: it has no number or server time until stored.
+#[component]
+fn OutgoingItem(outgoing: Outgoing) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let client_id = outgoing.client_id.clone();
+    let (state, problem) = match &outgoing.delivery {
+        Delivery::Pending => ("Sending\u{2026}", None),
+        Delivery::Failed(reason) => ("Not sent", Some(reason.clone())),
+    };
+    let failed = problem.is_some();
+    view! {
+        <div class="message outgoing" class:failed=failed>
+            <header>
+                <span class="author">{move || chat.name().map(|n| n.to_string())}</span>
+                <span class="delivery">{state}</span>
+                <Show when=move || failed>
+                    <button
+                        type="button"
+                        class="retry"
+                        on:click={
+                            let client_id = client_id.clone();
+                            move |_| chat.deliver(&client_id)
+                        }
+                    >
+                        "Retry"
+                    </button>
+                </Show>
+            </header>
+            <p class="text">{outgoing.text}</p>
+            {problem.map(|p| view! { <p class="error">{p}</p> })}
+        </div>
+    }
+}
+
 /// The message field: Enter sends, Shift+Enter is a newline.
 #[component]
 fn Composer(channel: ChannelName) -> impl IntoView {
@@ -193,19 +251,10 @@ fn Composer(channel: ChannelName) -> impl IntoView {
         if let Err(refusal) = MessageText::parse(&text) {
             return problem.set(Some(refusal.message));
         }
-        let frame = ClientFrame::Send {
-            channel: channel.to_string(),
-            text,
-            client_id: None,
-        };
-        if chat.send(frame) {
-            draft.set(String::new());
-            problem.set(None);
-        } else {
-            problem.set(Some(
-                "You are offline, so the message was not sent; it is kept here. Send it again once you are back online.".into(),
-            ));
-        }
+        // Into the outbox: sent now if online, else when back.
+        chat.submit(channel.clone(), text);
+        draft.set(String::new());
+        problem.set(None);
     };
     let on_keydown = {
         let submit = submit.clone();

@@ -16,6 +16,25 @@ fn signed_in(chat: Chat, name: DisplayName) {
     socket::start(chat);
 }
 
+/// Claims the current name again after the server forgot it (it
+/// restarted), then reconnects the socket so it writes as that name.
+pub fn reclaim(chat: Chat) {
+    let Me::Named(name) = chat.me.get_untracked() else {
+        return;
+    };
+    spawn_local(async move {
+        match claim_name(name.to_string()).await {
+            Ok(name) => {
+                chat.me.set(Me::Named(name));
+                socket::reconnect();
+            }
+            Err(refusal) => chat.me.set(Me::Anonymous {
+                problem: Some(refusal.message),
+            }),
+        }
+    });
+}
+
 /// In the browser, claims the remembered name again (the server may have
 /// restarted, or the cookie expired); with none, asks for one.
 pub fn sign_in_from_storage(chat: Chat) {

@@ -17,7 +17,7 @@ use crate::model::ChannelSummary;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, SsrMode};
 use state::{Chat, Connection};
 
 /// The HTML document around the app, rendered on the server.
@@ -74,8 +74,14 @@ pub fn App() -> impl IntoView {
                 <sidebar::Sidebar/>
                 <main class="main">
                     <Routes fallback=|| view! { <NotFound/> }>
-                        <Route path=path!("/") view=home::Home/>
-                        <Route path=path!("/c/:name") view=channel::ChannelPage/>
+                        // Rendered whole before sending (no streaming), so a
+                        // page is complete without JavaScript.
+                        <Route path=path!("/") view=home::Home ssr=SsrMode::Async/>
+                        <Route
+                            path=path!("/c/:name")
+                            view=channel::ChannelPage
+                            ssr=SsrMode::Async
+                        />
                     </Routes>
                 </main>
             </div>
@@ -99,7 +105,8 @@ pub fn ConnectionStatus() -> impl IntoView {
                 Connection::Idle => "",
                 Connection::Connecting => "Connecting\u{2026}",
                 Connection::Online => "Online",
-                Connection::Reconnecting => "Offline \u{2014} reconnecting\u{2026}",
+                Connection::Reconnecting => "Connection lost \u{2014} reconnecting\u{2026}",
+                Connection::Offline => "Offline \u{2014} messages wait until you are back",
             }}
         </p>
     }

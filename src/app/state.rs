@@ -1,11 +1,20 @@
 //! The UI's state: signals that components read, and how server events
 //! change them. Browser-only work (storage, the socket) is in
 //! `crate::client`, which is inert on the server.
+//!
+//! Real time never loses, doubles or reorders a message: the open channel
+//! is held with the `seq` of the last event applied (its cursor); an event
+//! at or below the cursor is a repeat and is ignored, one beyond the next
+//! means something was missed, and the socket joins again from the cursor
+//! so the server replays exactly the gap. What the user sends goes through
+//! an outbox: pending until the server acknowledges it, sent again (with
+//! the same id, which the server stores once) after a reconnect, and
+//! failed, with a retry, if the server refuses it or never answers.
 
 use crate::model::{
-    ChannelHistory, ChannelName, ChannelSummary, DisplayName, Message, HISTORY_LIMIT,
+    ChannelName, ChannelSummary, DisplayName, ErrorCode, Message, Seq, HISTORY_LIMIT,
 };
-use crate::protocol::{ClientFrame, ServerEvent};
+use crate::protocol::{ClientFrame, Cursor, ServerEvent};
 use leptos::prelude::*;
 
 /// Who the user is, as far as this tab knows.
@@ -29,6 +38,37 @@ pub enum Connection {
     Online,
     /// Lost; trying again.
     Reconnecting,
+    /// The browser says the network is gone.
+    Offline,
+}
+
+/// The open channel as the socket keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveChannel {
+    pub channel: ChannelName,
+    /// The last event applied.
+    pub seq: Seq,
+    pub messages: Vec<Message>,
+}
+
+/// Where a message in the outbox stands.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Waiting for the connection, or for the server's acknowledgement.
+    Pending,
+    /// Refused, or not acknowledged in time; the reason.
+    Failed(String),
+}
+
+/// A message the user sent that the server has not acknowledged yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub client_id: String,
+    pub channel: ChannelName,
+    pub text: String,
+    pub delivery: Delivery,
+    /// Bumped by every attempt, so a stale timeout does nothing.
+    pub attempt: u32,
 }
 
 /// The shared UI state, provided as context by [`crate::app::App`].
@@ -42,14 +82,22 @@ pub struct Chat {
     pub channels: RwSignal<Option<Vec<ChannelSummary>>>,
     /// The channel the user has open, which the socket follows.
     pub open: RwSignal<Option<ChannelName>>,
-    /// The open channel's messages as the socket keeps them, once joined.
-    pub live: RwSignal<Option<ChannelHistory>>,
+    /// The open channel as the socket keeps it, once joined.
+    pub live: RwSignal<Option<LiveChannel>>,
+    /// The server run the cursors belong to (from its hello).
+    pub epoch: RwSignal<Option<String>>,
+    /// Messages sent and not yet acknowledged, oldest first.
+    pub outbox: RwSignal<Vec<Outgoing>>,
     pub connection: RwSignal<Connection>,
     /// A refusal the server sent over the socket, for the user to see.
     pub alert: RwSignal<Option<String>>,
     /// Whether this page load has already gone back to the remembered
     /// channel (it does so once).
     pub returned: RwSignal<bool>,
+    /// Bumped when the open page's server-rendered history is stale (the
+    /// server restarted, or a channel it lacked was created): the page
+    /// loads it again.
+    pub reload: RwSignal<u64>,
 }
 
 impl Chat {
@@ -60,9 +108,12 @@ impl Chat {
             channels: RwSignal::new(None),
             open: RwSignal::new(None),
             live: RwSignal::new(None),
+            epoch: RwSignal::new(None),
+            outbox: RwSignal::new(Vec::new()),
             connection: RwSignal::new(Connection::Idle),
             alert: RwSignal::new(None),
             returned: RwSignal::new(false),
+            reload: RwSignal::new(0),
         }
     }
 
@@ -79,6 +130,24 @@ impl Chat {
         crate::client::socket::send(&frame)
     }
 
+    /// The join for the open channel: from the cursor if the channel is
+    /// held live, so the server replays only what was missed.
+    pub fn join_frame(&self) -> Option<ClientFrame> {
+        let open = self.open.get_untracked()?;
+        let since = self.live.with_untracked(|live| {
+            let live = live.as_ref().filter(|l| l.channel == open)?;
+            let epoch = self.epoch.get_untracked()?;
+            Some(Cursor {
+                epoch,
+                seq: live.seq,
+            })
+        });
+        Some(ClientFrame::Join {
+            channel: open.to_string(),
+            since,
+        })
+    }
+
     /// Adds a channel to the live list, once, in name order.
     pub fn add_channel(&self, channel: ChannelSummary) {
         self.channels.update(|list| {
@@ -90,32 +159,192 @@ impl Chat {
         });
     }
 
+    /// Queues a message and sends it if the socket is open. Returns its
+    /// client id.
+    pub fn submit(&self, channel: ChannelName, text: String) -> String {
+        let client_id = new_client_id();
+        self.outbox.update(|outbox| {
+            outbox.push(Outgoing {
+                client_id: client_id.clone(),
+                channel,
+                text,
+                delivery: Delivery::Pending,
+                attempt: 0,
+            })
+        });
+        self.deliver(&client_id);
+        client_id
+    }
+
+    /// Tries (again) to deliver one outbox message, if the socket is open;
+    /// otherwise it waits, pending, for the next join.
+    pub fn deliver(&self, client_id: &str) {
+        let Some(entry) = self
+            .outbox
+            .with_untracked(|outbox| outbox.iter().find(|o| o.client_id == client_id).cloned())
+        else {
+            return;
+        };
+        let frame = ClientFrame::Send {
+            channel: entry.channel.to_string(),
+            text: entry.text.clone(),
+            client_id: Some(entry.client_id.clone()),
+        };
+        let attempt = entry.attempt + 1;
+        self.set_delivery(client_id, Delivery::Pending, Some(attempt));
+        if self.send(frame) {
+            crate::client::socket::expect_ack(*self, client_id.to_owned(), attempt);
+        }
+    }
+
+    /// Marks a pending message failed if `attempt` is still its latest
+    /// and it is still unacknowledged.
+    pub fn give_up(&self, client_id: &str, attempt: u32) {
+        let stale = self.outbox.with_untracked(|outbox| {
+            !outbox.iter().any(|o| {
+                o.client_id == client_id && o.attempt == attempt && o.delivery == Delivery::Pending
+            })
+        });
+        if !stale {
+            let reason = "The server did not confirm this message.".to_owned();
+            self.set_delivery(client_id, Delivery::Failed(reason), None);
+        }
+    }
+
+    fn set_delivery(&self, client_id: &str, delivery: Delivery, attempt: Option<u32>) {
+        self.outbox.update(|outbox| {
+            if let Some(entry) = outbox.iter_mut().find(|o| o.client_id == client_id) {
+                entry.delivery = delivery;
+                if let Some(attempt) = attempt {
+                    entry.attempt = attempt;
+                }
+            }
+        });
+    }
+
+    /// Sends every pending message of a channel just joined.
+    fn flush(&self, channel: &ChannelName) {
+        let pending: Vec<String> = self.outbox.with_untracked(|outbox| {
+            outbox
+                .iter()
+                .filter(|o| &o.channel == channel && o.delivery == Delivery::Pending)
+                .map(|o| o.client_id.clone())
+                .collect()
+        });
+        for client_id in pending {
+            self.deliver(&client_id);
+        }
+    }
+
+    fn acknowledged(&self, client_id: &str) {
+        self.outbox
+            .update(|outbox| outbox.retain(|o| o.client_id != client_id));
+    }
+
     /// Applies one event from the server to the signals.
     pub fn apply(&self, event: ServerEvent) {
         match event {
-            ServerEvent::Hello { channels, .. } => self.channels.set(Some(channels)),
-            ServerEvent::ChannelCreated { channel } => self.add_channel(channel),
-            ServerEvent::Joined { channel, messages } => {
-                if self.open.get_untracked().as_ref() == Some(&channel) {
-                    self.live.set(Some(ChannelHistory { channel, messages }));
+            ServerEvent::Hello {
+                channels,
+                epoch,
+                name,
+            } => {
+                self.channels.set(Some(channels));
+                let restarted = self
+                    .epoch
+                    .get_untracked()
+                    .is_some_and(|known| known != epoch);
+                self.epoch.set(Some(epoch));
+                if restarted {
+                    // Nothing held is known to the new run: load afresh.
+                    self.live.set(None);
+                    self.reload.update(|n| *n += 1);
+                }
+                if name.is_none() && matches!(self.me.get_untracked(), Me::Named(_)) {
+                    // The server forgot us (it restarted): claim the name
+                    // again, then reconnect as its holder.
+                    super::identity::reclaim(*self);
                 }
             }
-            ServerEvent::Message {
-                channel, message, ..
-            } => self.on_live(&channel, |messages| push_in_order(messages, message)),
-            ServerEvent::Deleted { channel, seq } => {
-                self.on_live(&channel, |messages| messages.retain(|m| m.seq != seq))
+            ServerEvent::ChannelCreated { channel } => {
+                self.add_channel(channel);
+                if self.open.get_untracked().is_none() {
+                    // The open page may be this channel's "not found".
+                    self.reload.update(|n| *n += 1);
+                }
             }
+            ServerEvent::Joined {
+                channel,
+                seq,
+                messages,
+            } => {
+                if self.open.get_untracked().as_ref() == Some(&channel) {
+                    self.live.set(Some(LiveChannel {
+                        channel: channel.clone(),
+                        seq,
+                        messages,
+                    }));
+                    self.flush(&channel);
+                }
+            }
+            ServerEvent::Resumed { channel, .. } => self.flush(&channel),
+            ServerEvent::Message {
+                channel,
+                message,
+                client_id,
+            } => {
+                if let Some(client_id) = client_id {
+                    self.acknowledged(&client_id);
+                }
+                let seq = message.seq;
+                self.on_event(&channel, seq, |messages| push_in_order(messages, message));
+            }
+            ServerEvent::Deleted {
+                channel,
+                seq,
+                message_seq,
+            } => self.on_event(&channel, seq, |messages| {
+                messages.retain(|m| m.seq != message_seq)
+            }),
+            ServerEvent::Ack { client_id, .. } => self.acknowledged(&client_id),
+            // Not signed in: the name is being claimed again, after which
+            // the outbox is sent again; the message stays pending.
+            ServerEvent::Error {
+                code: ErrorCode::NotSignedIn,
+                client_id: Some(_),
+                ..
+            } => {}
+            ServerEvent::Error {
+                message,
+                client_id: Some(client_id),
+                ..
+            } => self.set_delivery(&client_id, Delivery::Failed(message), None),
             ServerEvent::Error { message, .. } => self.alert.set(Some(message)),
         }
     }
 
-    fn on_live(&self, channel: &ChannelName, change: impl FnOnce(&mut Vec<Message>)) {
+    /// Applies the channel event numbered `seq` if it is the next one.
+    fn on_event(&self, channel: &ChannelName, seq: Seq, change: impl FnOnce(&mut Vec<Message>)) {
+        let mut gap = false;
         self.live.update(|live| {
-            if let Some(live) = live.as_mut().filter(|l| &l.channel == channel) {
-                change(&mut live.messages);
+            let Some(live) = live.as_mut().filter(|l| &l.channel == channel) else {
+                return;
+            };
+            match Step::of(live.seq, seq) {
+                Step::Repeat => {}
+                Step::Next => {
+                    change(&mut live.messages);
+                    live.seq = seq;
+                }
+                Step::Gap => gap = true,
             }
         });
+        if gap {
+            // Missed something: join again from the cursor to get it.
+            if let Some(frame) = self.join_frame() {
+                self.send(frame);
+            }
+        }
     }
 }
 
@@ -123,6 +352,33 @@ impl Default for Chat {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// How an event's number relates to the cursor.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Repeat,
+    Next,
+    Gap,
+}
+
+impl Step {
+    fn of(cursor: Seq, seq: Seq) -> Step {
+        if seq <= cursor {
+            Step::Repeat
+        } else if seq == cursor + 1 {
+            Step::Next
+        } else {
+            Step::Gap
+        }
+    }
+}
+
+/// A fresh id for a send: random, so a retry after a reload could not
+/// collide with another message.
+fn new_client_id() -> String {
+    let random = crate::client::random_u64();
+    format!("{random:016x}")
 }
 
 /// Adds a message in sequence order, ignoring one already held, keeping
@@ -167,5 +423,48 @@ mod tests {
         push_in_order(&mut list, message(101));
         assert_eq!(list.len(), HISTORY_LIMIT);
         assert_eq!(list[0].seq, 2);
+    }
+
+    #[test]
+    fn events_are_repeats_next_or_gaps() {
+        assert_eq!(Step::of(5, 5), Step::Repeat);
+        assert_eq!(Step::of(5, 3), Step::Repeat);
+        assert_eq!(Step::of(5, 6), Step::Next);
+        assert_eq!(Step::of(5, 8), Step::Gap);
+    }
+
+    #[test]
+    fn applying_events_skips_repeats_and_follows_the_cursor() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let chat = Chat::new();
+            let general = ChannelName::parse("general").unwrap();
+            chat.open.set(Some(general.clone()));
+            chat.apply(ServerEvent::Joined {
+                channel: general.clone(),
+                seq: 2,
+                messages: vec![message(1), message(2)],
+            });
+            let event = |seq| ServerEvent::Message {
+                channel: general.clone(),
+                message: message(seq),
+                client_id: None,
+            };
+            chat.apply(event(3));
+            chat.apply(event(3));
+            chat.apply(event(2));
+            chat.apply(ServerEvent::Deleted {
+                channel: general.clone(),
+                seq: 4,
+                message_seq: 1,
+            });
+            let live = chat.live.get_untracked().unwrap();
+            assert_eq!(live.seq, 4);
+            let seqs: Vec<_> = live.messages.iter().map(|m| m.seq).collect();
+            assert_eq!(seqs, vec![2, 3]);
+            // A gap is not applied (the socket is asked to resume instead).
+            chat.apply(event(9));
+            assert_eq!(chat.live.get_untracked().unwrap().seq, 4);
+        });
     }
 }

@@ -27,4 +27,15 @@ pub mod socket {
     pub fn send(_: &ClientFrame) -> bool {
         false
     }
+
+    pub fn expect_ack(_: Chat, _: String, _: u32) {}
+
+    pub fn reconnect() {}
+}
+
+/// Distinct numbers (the browser's are random; here nothing needs more).
+pub fn random_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }

@@ -3,3 +3,10 @@
 
 pub mod socket;
 pub mod storage;
+
+/// A random number, for ids that must not collide (not for secrets).
+pub fn random_u64() -> u64 {
+    let high = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let low = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    (high << 32) | low
+}

@@ -68,11 +68,21 @@ pub fn start(chat: Chat) {
     }
     // Follow whichever channel is open.
     Effect::new(move |_| {
-        if let Some(channel) = chat.open.get() {
-            send(&ClientFrame::Join {
-                channel: channel.to_string(),
-            });
+        if chat.open.get().is_some() {
+            if let Some(frame) = chat.join_frame() {
+                send(&frame);
+            }
         }
+    });
+    // The browser knows first when the network goes: close now rather
+    // than wait for a timeout, and say so.
+    let _ = window_event_listener(leptos::ev::offline, move |_| {
+        chat.connection.set(Connection::Offline);
+        DRIVER.with_borrow(|driver| {
+            if let Some(link) = driver.as_ref().and_then(|d| d.link.as_ref()) {
+                let _ = link.socket.close();
+            }
+        });
     });
     // Do not wait out the backoff when the reason for waiting is gone.
     let _ = window_event_listener(leptos::ev::online, |_| connect_now());
@@ -82,6 +92,15 @@ pub fn start(chat: Chat) {
         }
     });
     connect();
+}
+
+/// How long a sent message may wait for the server's acknowledgement
+/// before it is shown as failed (with a retry).
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Marks a message failed unless it is acknowledged in time.
+pub fn expect_ack(chat: Chat, client_id: String, attempt: u32) {
+    set_timeout(move || chat.give_up(&client_id, attempt), ACK_TIMEOUT);
 }
 
 /// Sends a frame if the socket is open.
@@ -106,6 +125,17 @@ fn socket_url() -> String {
     };
     let host = location.host().unwrap_or_default();
     format!("{scheme}://{host}/ws")
+}
+
+/// Replaces the socket with a new one at once (after the identity
+/// cookie changed, for instance).
+pub fn reconnect() {
+    let link = DRIVER.with_borrow_mut(|driver| driver.as_mut().and_then(|d| d.link.take()));
+    if let Some(link) = link {
+        link.detach();
+        let _ = link.socket.close();
+    }
+    connect_now();
 }
 
 fn connect_now() {
@@ -133,7 +163,7 @@ fn connect() {
         Err(_) => return schedule_retry(),
     };
     chat.connection.update(|c| {
-        if *c != Connection::Reconnecting {
+        if *c == Connection::Idle {
             *c = Connection::Connecting;
         }
     });
@@ -144,10 +174,10 @@ fn connect() {
             }
         });
         chat.connection.set(Connection::Online);
-        if let Some(channel) = chat.open.get_untracked() {
-            send(&ClientFrame::Join {
-                channel: channel.to_string(),
-            });
+        // Resume the open channel from the cursor; the outbox follows
+        // once the server has answered.
+        if let Some(frame) = chat.join_frame() {
+            send(&frame);
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -165,7 +195,12 @@ fn connect() {
             // This callback belongs to the link: drop it after returning.
             set_timeout(move || drop(link), Duration::ZERO);
         }
-        chat.connection.set(Connection::Reconnecting);
+        let online = window().navigator().on_line();
+        chat.connection.set(if online {
+            Connection::Reconnecting
+        } else {
+            Connection::Offline
+        });
         schedule_retry();
     });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));

@@ -11,13 +11,14 @@
 
 pub mod hub;
 pub mod identity;
+pub mod limits;
 pub mod settings;
 pub mod socket;
 
 use crate::app::{shell, App};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRef, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -29,6 +30,7 @@ use hyper_util::service::TowerToHyperService;
 use identity::Identities;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use limits::Limits;
 use settings::Settings;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +38,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
 
 /// Largest request body: the largest valid server-function call is well
 /// under 1 KiB.
@@ -50,6 +53,7 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     pub identities: Arc<Identities>,
     pub settings: Arc<Settings>,
+    pub limits: Arc<Limits>,
     /// Turns `true` when the server is stopping.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -58,6 +62,8 @@ pub struct AppState {
 pub struct Server {
     /// The address it listens on (useful with port 0).
     pub addr: SocketAddr,
+    /// Its channel state, for tests and tools in the same process.
+    pub hub: Arc<Hub>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
@@ -79,11 +85,18 @@ impl Server {
             leptos_options,
             hub: Arc::new(hub),
             identities: Arc::new(Identities::default()),
+            limits: Arc::new(Limits::new(&settings)),
             settings: Arc::new(settings),
             shutdown: shutdown.clone(),
         };
+        let hub = Arc::clone(&state.hub);
         let task = tokio::spawn(serve(listener, router(state), shutdown));
-        Ok(Server { addr, stop, task })
+        Ok(Server {
+            addr,
+            hub,
+            stop,
+            task,
+        })
     }
 
     /// Stops accepting, closes every WebSocket (1001, going away) and waits
@@ -105,7 +118,10 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let context = {
         let state = state.clone();
-        move || provide_context(state.clone())
+        move || {
+            provide_context(state.clone());
+            set_content_security_policy();
+        }
     };
     Router::new()
         .route("/ws", get(socket::upgrade))
@@ -120,12 +136,53 @@ pub fn router(state: AppState) -> Router {
         >(context, shell))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limit_url))
+        .layer(middleware::map_response(security_headers))
         .with_state(state)
 }
 
 async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
     leptos_axum::handle_server_fns_with_context(move || provide_context(state.clone()), request)
         .await
+}
+
+/// The Content-Security-Policy of a rendered page: scripts only from this
+/// site, or inline with this response's nonce (Leptos puts it on the
+/// hydration script and its streamed resources); WebAssembly may be
+/// compiled; nothing may frame the page.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// During server rendering: the CSP header with the nonce of this render.
+fn set_content_security_policy() {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
+        return;
+    };
+    if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+/// Headers every response carries.
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
 }
 
 async fn limit_url(request: Request, next: Next) -> Response {
@@ -156,9 +213,9 @@ async fn serve(listener: TcpListener, app: Router, shutdown: watch::Receiver<boo
     let stopping = stopping(shutdown);
     tokio::pin!(stopping);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of file descriptors, for instance: wait, not spin.
                     tracing::warn!(cause = %err, "accept failed");
@@ -169,7 +226,13 @@ async fn serve(listener: TcpListener, app: Router, shutdown: watch::Receiver<boo
             () = &mut stopping => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // Handlers that need the peer's address (the per-IP cap) find it
+        // as axum's ConnectInfo.
+        let service = app.clone().map_request(move |mut request: Request<_>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request
+        });
+        let service = TowerToHyperService::new(service);
         let connection = http
             .serve_connection_with_upgrades(TokioIo::new(stream), service)
             .into_owned();

@@ -34,6 +34,22 @@ pub struct Args {
     /// [file: secure_cookie; default: false].
     #[arg(long, env = "FLACK_SECURE_COOKIE")]
     pub secure_cookie: Option<bool>,
+    /// Sends a connection may make at once before the rate applies
+    /// [file: send_burst; default: 10].
+    #[arg(long, env = "FLACK_SEND_BURST")]
+    pub send_burst: Option<u32>,
+    /// Sends per second a connection may sustain; 0 turns the limit off
+    /// [file: send_per_second; default: 5].
+    #[arg(long, env = "FLACK_SEND_PER_SECOND")]
+    pub send_per_second: Option<u32>,
+    /// Channels one identity may create per minute; 0 turns the limit off
+    /// [file: channels_per_minute; default: 10].
+    #[arg(long, env = "FLACK_CHANNELS_PER_MINUTE")]
+    pub channels_per_minute: Option<u32>,
+    /// Open WebSocket connections per IP address; 0 turns the limit off
+    /// [file: connections_per_ip; default: 64].
+    #[arg(long, env = "FLACK_CONNECTIONS_PER_IP")]
+    pub connections_per_ip: Option<usize>,
 }
 
 /// The `[server]` table of the settings file.
@@ -44,6 +60,10 @@ struct FileSettings {
     max_channels: Option<usize>,
     fanout_capacity: Option<usize>,
     secure_cookie: Option<bool>,
+    send_burst: Option<u32>,
+    send_per_second: Option<u32>,
+    channels_per_minute: Option<u32>,
+    connections_per_ip: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +79,25 @@ pub struct Settings {
     pub max_channels: usize,
     pub fanout_capacity: usize,
     pub secure_cookie: bool,
+    pub send_burst: u32,
+    pub send_per_second: u32,
+    pub channels_per_minute: u32,
+    pub connections_per_ip: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            max_channels: DEFAULT_MAX_CHANNELS,
+            fanout_capacity: 256,
+            secure_cookie: false,
+            send_burst: 10,
+            send_per_second: 5,
+            channels_per_minute: 10,
+            connections_per_ip: 64,
+        }
+    }
 }
 
 impl Settings {
@@ -66,14 +105,37 @@ impl Settings {
     /// configured, used when nothing else names one.
     pub fn resolve(args: Args, fallback_addr: SocketAddr) -> Result<Self, String> {
         let file = read_file(&args.config)?;
+        let default = Settings::default();
         let settings = Settings {
             addr: args.addr.or(file.addr).unwrap_or(fallback_addr),
             max_channels: args
                 .max_channels
                 .or(file.max_channels)
-                .unwrap_or(DEFAULT_MAX_CHANNELS),
-            fanout_capacity: args.fanout_capacity.or(file.fanout_capacity).unwrap_or(256),
-            secure_cookie: args.secure_cookie.or(file.secure_cookie).unwrap_or(false),
+                .unwrap_or(default.max_channels),
+            fanout_capacity: args
+                .fanout_capacity
+                .or(file.fanout_capacity)
+                .unwrap_or(default.fanout_capacity),
+            secure_cookie: args
+                .secure_cookie
+                .or(file.secure_cookie)
+                .unwrap_or(default.secure_cookie),
+            send_burst: args
+                .send_burst
+                .or(file.send_burst)
+                .unwrap_or(default.send_burst),
+            send_per_second: args
+                .send_per_second
+                .or(file.send_per_second)
+                .unwrap_or(default.send_per_second),
+            channels_per_minute: args
+                .channels_per_minute
+                .or(file.channels_per_minute)
+                .unwrap_or(default.channels_per_minute),
+            connections_per_ip: args
+                .connections_per_ip
+                .or(file.connections_per_ip)
+                .unwrap_or(default.connections_per_ip),
         };
         if settings.fanout_capacity == 0 || settings.max_channels == 0 {
             return Err("max_channels and fanout_capacity must be at least 1".into());

@@ -5,17 +5,22 @@
 //! the hub's bounded `broadcast` buffers: a connection that falls behind
 //! gets a fresh snapshot instead of an unbounded backlog, and never slows
 //! anyone else. Every refusal is an `error` event on this connection only.
+//! A send with a `client_id` is acknowledged to its sender (`ack`), also
+//! when it repeats one already stored, so retries are safe.
 
-use super::hub::Frame;
+use super::hub::{Catchup, Frame};
 use super::identity::Token;
+use super::limits::{Admission, SendBudget};
 use super::AppState;
 use crate::model::{ChannelName, DisplayName, ErrorCode, MessageText, Refusal, MAX_FRAME_BYTES};
-use crate::protocol::{ClientFrame, ServerEvent};
+use crate::protocol::{ClientFrame, Cursor, ServerEvent};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::State;
-use axum::http::header::COOKIE;
-use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::extract::{ConnectInfo, State};
+use axum::http::header::{COOKIE, HOST, ORIGIN};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use std::net::SocketAddr;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 /// The read buffer of each connection. tungstenite's default is 128 KiB.
@@ -29,38 +34,91 @@ const MAX_CLIENT_ID_BYTES: usize = 64;
 
 /// `GET /ws`: upgrades to a WebSocket. The identity is the token in the
 /// request's cookie; without one the connection can read but not write.
+///
+/// A browser's upgrade must come from a page of this site: an `Origin`
+/// header naming another host is refused (403), so other sites cannot use
+/// a visitor's cookie to write as them. Clients that send no `Origin`
+/// (bots, tools) are not browsers and carry their own cookie.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
+    if !same_origin(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "WebSocket connections are accepted only from this site's own pages.",
+        )
+            .into_response();
+    }
     let token = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(Token::from_cookie_header);
+    let admission = match peer {
+        Some(Extension(ConnectInfo(peer))) => state.limits.admit(peer.ip()).map(Some),
+        None => Ok(None),
+    };
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(0)
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |socket| async move {
+        .on_upgrade(move |mut socket| async move {
+            let admission = match admission {
+                Ok(admission) => admission,
+                Err(refusal) => {
+                    // Told why, then closed: 1008, policy violation.
+                    let event = ServerEvent::refusal(refusal, None);
+                    let _ = socket.send(WsMessage::Text(event.to_json().into())).await;
+                    let _ = socket
+                        .send(WsMessage::Close(Some(CloseFrame {
+                            code: 1008,
+                            reason: "too many connections".into(),
+                        })))
+                        .await;
+                    return;
+                }
+            };
+            let budget = state.limits.send_budget();
             Connection {
                 socket,
                 state,
                 token,
+                budget,
                 joined: None,
+                _admission: admission,
             }
             .run()
             .await
         })
 }
 
+/// Whether the `Origin` header, if any, names the host the request was
+/// sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return true;
+    };
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, host)| host.trim_end_matches('/'));
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
 struct Connection {
     socket: WebSocket,
     state: AppState,
     token: Option<Token>,
+    budget: SendBudget,
     /// The channel followed, and its events.
     joined: Option<(ChannelName, broadcast::Receiver<Frame>)>,
+    /// Holds this connection's place in its address's count.
+    _admission: Option<Admission>,
 }
 
 /// What woke the connection's loop.
@@ -122,7 +180,7 @@ impl Connection {
                 Wake::Channel(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "connection fell behind its channel; resyncing");
                     match self.joined.take() {
-                        Some((channel, _)) => self.follow(channel).await,
+                        Some((channel, _)) => self.follow(channel, None).await,
                         None => Ok(()),
                     }
                 }
@@ -195,8 +253,8 @@ impl Connection {
             Err(refusal) => return self.refuse(refusal, None).await,
         };
         match frame {
-            ClientFrame::Join { channel } => match ChannelName::parse(&channel) {
-                Ok(channel) => self.follow(channel).await,
+            ClientFrame::Join { channel, since } => match ChannelName::parse(&channel) {
+                Ok(channel) => self.follow(channel, since.as_ref()).await,
                 Err(refusal) => self.refuse(refusal, None).await,
             },
             ClientFrame::Leave => {
@@ -208,7 +266,17 @@ impl Connection {
                 text,
                 client_id,
             } => match self.post(&channel, &text, client_id.as_deref()) {
-                Ok(()) => Ok(()),
+                Ok((channel, seq)) => match client_id {
+                    Some(client_id) => {
+                        let ack = ServerEvent::Ack {
+                            channel,
+                            client_id,
+                            seq,
+                        };
+                        self.send(ack.to_json().into()).await
+                    }
+                    None => Ok(()),
+                },
                 Err(refusal) => self.refuse(refusal, client_id).await,
             },
             ClientFrame::Delete { channel, seq } => {
@@ -234,26 +302,44 @@ impl Connection {
         })
     }
 
-    /// Follows `channel` with a fresh subscription and sends its snapshot
-    /// (also how a connection that fell behind catches up).
-    async fn follow(&mut self, channel: ChannelName) -> Result<(), Gone> {
-        match self.state.hub.join(&channel) {
-            Ok(subscription) => {
-                self.joined = Some((channel, subscription.events));
+    /// Follows `channel` with a fresh subscription and catches up: the
+    /// events after `since` if the hub can replay them exactly, else a
+    /// snapshot (also how a connection that fell behind catches up).
+    async fn follow(&mut self, channel: ChannelName, since: Option<&Cursor>) -> Result<(), Gone> {
+        let subscription = match self.state.hub.join(&channel, since) {
+            Ok(subscription) => subscription,
+            Err(refusal) => {
+                self.joined = None;
+                return self.refuse(refusal, None).await;
+            }
+        };
+        self.joined = Some((channel.clone(), subscription.events));
+        match subscription.catchup {
+            Catchup::Snapshot { messages, seq } => {
                 let event = ServerEvent::Joined {
-                    channel: subscription.snapshot.channel,
-                    messages: subscription.snapshot.messages,
+                    channel,
+                    seq,
+                    messages,
                 };
                 self.send(event.to_json().into()).await
             }
-            Err(refusal) => {
-                self.joined = None;
-                self.refuse(refusal, None).await
+            Catchup::Replay { frames, seq } => {
+                for frame in frames {
+                    self.send(frame).await?;
+                }
+                let event = ServerEvent::Resumed { channel, seq };
+                self.send(event.to_json().into()).await
             }
         }
     }
 
-    fn post(&self, channel: &str, text: &str, client_id: Option<&str>) -> Result<(), Refusal> {
+    /// Posts a message; its channel and number.
+    fn post(
+        &self,
+        channel: &str,
+        text: &str,
+        client_id: Option<&str>,
+    ) -> Result<(ChannelName, crate::model::Seq), Refusal> {
         if client_id.is_some_and(|id| id.len() > MAX_CLIENT_ID_BYTES) {
             return Err(Refusal::new(
                 ErrorCode::BadFrame,
@@ -263,10 +349,12 @@ impl Connection {
         let me = self.writer()?;
         let channel = ChannelName::parse(channel)?;
         let text = MessageText::parse(text)?;
-        self.state
+        self.budget.take()?;
+        let posted = self
+            .state
             .hub
             .post(&channel, me, text, client_id.map(str::to_owned))?;
-        Ok(())
+        Ok((channel, posted.seq()))
     }
 }
 

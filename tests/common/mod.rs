@@ -28,9 +28,7 @@ pub async fn start() -> Server {
 pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Server {
     let mut settings = Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
-        max_channels: 1000,
-        fanout_capacity: 256,
-        secure_cookie: false,
+        ..Settings::default()
     };
     adjust(&mut settings);
     let options = LeptosOptions::builder().output_name("flack").build();
@@ -189,10 +187,58 @@ impl Client {
         }
     }
 
+    /// Connects like [`Client::connect`], also returning the server's epoch.
+    pub async fn hello_epoch(addr: SocketAddr, cookie: Option<&str>) -> (Client, String) {
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", HeaderValue::from_str(cookie).unwrap());
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let mut client = Client { ws };
+        match client.next().await {
+            ServerEvent::Hello { epoch, .. } => (client, epoch),
+            other => panic!("expected hello, got {other:?}"),
+        }
+    }
+
+    /// Joins from a cursor; every event up to and including the answer
+    /// (`resumed` or `joined`).
+    pub async fn resume(
+        &mut self,
+        channel: &str,
+        since: flack::protocol::Cursor,
+    ) -> Vec<ServerEvent> {
+        self.send(&ClientFrame::Join {
+            channel: channel.into(),
+            since: Some(since),
+        })
+        .await;
+        let mut events = Vec::new();
+        loop {
+            let event = self.next_in_channel().await;
+            let done = matches!(
+                event,
+                ServerEvent::Resumed { .. } | ServerEvent::Joined { .. }
+            );
+            events.push(event);
+            if done {
+                return events;
+            }
+        }
+    }
+
+    /// Closes the connection.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
     /// Joins a channel and returns its snapshot.
     pub async fn join(&mut self, channel: &str) -> Vec<flack::model::Message> {
         self.send(&ClientFrame::Join {
             channel: channel.into(),
+            since: None,
         })
         .await;
         loop {

@@ -1,0 +1,200 @@
+//! Abuse limits, on by default and set in [`Settings`]: a token bucket on
+//! each connection's sends, a cap on channels created per identity per
+//! minute, and a cap on open WebSocket connections per IP address.
+//!
+//! Over a limit, the request is refused with `rate_limited` (or
+//! `too_many_connections`); nothing else changes and no connection is
+//! closed for it.
+
+use super::identity::Token;
+use super::settings::Settings;
+use crate::model::{ErrorCode, Refusal};
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+
+/// A connection's budget of sends.
+pub struct SendBudget(Option<DefaultDirectRateLimiter>);
+
+impl SendBudget {
+    /// Takes one send from the budget, or says how long to wait.
+    pub fn take(&self) -> Result<(), Refusal> {
+        let Some(limiter) = &self.0 else {
+            return Ok(());
+        };
+        limiter.check().map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Refusal::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "You are sending messages too fast; wait {:.1} s and try again.",
+                    wait.as_secs_f64().max(0.1)
+                ),
+            )
+        })
+    }
+}
+
+/// The server's limits.
+pub struct Limits {
+    send_quota: Option<Quota>,
+    creations: Option<DefaultKeyedRateLimiter<Token>>,
+    connections: Mutex<HashMap<IpAddr, usize>>,
+    max_connections_per_ip: usize,
+}
+
+/// An open connection's place in the per-address count; dropping it frees
+/// the place.
+pub struct Admission {
+    limits: Arc<Limits>,
+    ip: IpAddr,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let mut connections = self
+            .limits
+            .connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = connections.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                connections.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Limits {
+    pub fn new(settings: &Settings) -> Self {
+        let send_quota = NonZeroU32::new(settings.send_per_second).map(|rate| {
+            let burst = NonZeroU32::new(settings.send_burst).unwrap_or(rate);
+            Quota::per_second(rate).allow_burst(burst)
+        });
+        let creations = NonZeroU32::new(settings.channels_per_minute)
+            .map(|n| RateLimiter::keyed(Quota::per_minute(n)));
+        Limits {
+            send_quota,
+            creations,
+            connections: Mutex::new(HashMap::new()),
+            max_connections_per_ip: settings.connections_per_ip,
+        }
+    }
+
+    /// A fresh send budget for a new connection.
+    pub fn send_budget(&self) -> SendBudget {
+        SendBudget(self.send_quota.map(RateLimiter::direct))
+    }
+
+    /// Counts one channel creation by the holder of `token`.
+    pub fn take_channel_creation(&self, token: &Token) -> Result<(), Refusal> {
+        let Some(limiter) = &self.creations else {
+            return Ok(());
+        };
+        let result = limiter.check_key(token);
+        // Forget identities whose budget is full again, so the map stays
+        // as small as the set of recent creators.
+        limiter.retain_recent();
+        result.map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Refusal::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "You have created too many channels in the last minute; try again in {} s.",
+                    wait.as_secs().max(1)
+                ),
+            )
+        })
+    }
+
+    /// Admits one more connection from `ip`, unless it has too many open.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, Refusal> {
+        let mut connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
+        let count = connections.entry(ip).or_insert(0);
+        if self.max_connections_per_ip > 0 && *count >= self.max_connections_per_ip {
+            return Err(Refusal::new(
+                ErrorCode::TooManyConnections,
+                format!(
+                    "Your address already has {} connections open, the most allowed; close some tabs and reload.",
+                    self.max_connections_per_ip
+                ),
+            ));
+        }
+        *count += 1;
+        Ok(Admission {
+            limits: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(adjust: impl FnOnce(&mut Settings)) -> Settings {
+        let mut settings = Settings::default();
+        adjust(&mut settings);
+        settings
+    }
+
+    #[test]
+    fn sends_beyond_the_burst_are_refused() {
+        let limits = Limits::new(&settings(|s| {
+            s.send_burst = 3;
+            s.send_per_second = 1;
+        }));
+        let budget = limits.send_budget();
+        for _ in 0..3 {
+            budget.take().unwrap();
+        }
+        let refusal = budget.take().unwrap_err();
+        assert_eq!(refusal.code, ErrorCode::RateLimited);
+        assert!(refusal.message.contains("too fast"), "{}", refusal.message);
+        // Each connection has its own bucket.
+        limits.send_budget().take().unwrap();
+    }
+
+    #[test]
+    fn a_rate_of_zero_turns_the_send_limit_off() {
+        let limits = Limits::new(&settings(|s| s.send_per_second = 0));
+        let budget = limits.send_budget();
+        for _ in 0..1000 {
+            budget.take().unwrap();
+        }
+    }
+
+    #[test]
+    fn channel_creations_are_capped_per_identity() {
+        let limits = Limits::new(&settings(|s| s.channels_per_minute = 2));
+        let ada = Token::from_client(&"a".repeat(64)).unwrap();
+        let bob = Token::from_client(&"b".repeat(64)).unwrap();
+        limits.take_channel_creation(&ada).unwrap();
+        limits.take_channel_creation(&ada).unwrap();
+        assert_eq!(
+            limits.take_channel_creation(&ada).unwrap_err().code,
+            ErrorCode::RateLimited
+        );
+        limits.take_channel_creation(&bob).unwrap();
+    }
+
+    #[test]
+    fn connections_per_address_are_capped_and_freed_on_drop() {
+        let limits = Arc::new(Limits::new(&settings(|s| s.connections_per_ip = 2)));
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let other: IpAddr = "127.0.0.2".parse().unwrap();
+        let first = limits.admit(ip).unwrap();
+        let _second = limits.admit(ip).unwrap();
+        assert_eq!(
+            limits.admit(ip).err().unwrap().code,
+            ErrorCode::TooManyConnections
+        );
+        let _elsewhere = limits.admit(other).unwrap();
+        drop(first);
+        assert!(limits.admit(ip).is_ok());
+    }
+}
