@@ -14,3 +14,6 @@ printf '\n== End-to-end tests (Playwright, Chromium)\n'
 # post 150 messages quickly; limits.spec.ts runs its own server with the
 # default limits.
 FLACK_SEND_BURST=1000 cargo leptos end-to-end --release
+
+printf '\n== Size budget of the WebAssembly\n'
+bash scripts/size-budget.sh

@@ -1,0 +1,484 @@
+//! `flack-bench`: a load generator that speaks Flack's documented protocol
+//! (docs/protocol.md) over real WebSockets to a running server.
+//!
+//! - `fanout`: N clients in one channel, one sender at R messages/s for S
+//!   seconds; delivered messages/s, latency from send to receipt (p50, p99,
+//!   max) and how many were lost.
+//! - `saturate`: N clients in one channel, one sender as fast as the server
+//!   delivers, with at most W unacknowledged messages in flight.
+//! - `idle`: N connections joined and idle; the server's RSS before and
+//!   after, and per connection (read from /proc/<pid>/status).
+//!
+//! Run the server without the send limit (`--send-per-second 0`) and
+//! without the per-address cap (`--connections-per-ip 0`), or spread the
+//! clients over enough source addresses. docs/benchmarks.md has the
+//! recipes and the figures.
+//!
+//! Kernel limits that matter: the open-files limit of both processes
+//! (`ulimit -n`; this tool raises its own soft limit to the hard one), the
+//! ephemeral port range (`net.ipv4.ip_local_port_range`, about 28,000 ports
+//! per source address, which is why clients spread over 127.0.0.0/8), and
+//! `net.core.somaxconn` for bursts of connects.
+
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+type Socket = WebSocketStream<TcpStream>;
+
+#[derive(Parser)]
+#[command(
+    name = "flack-bench",
+    about = "Load generator for a running Flack server"
+)]
+struct Args {
+    /// The server's address.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    server: SocketAddr,
+    /// Connections per source address; more clients than this are spread
+    /// over 127.0.0.2, 127.0.0.3, ...
+    #[arg(long, default_value_t = 20_000)]
+    per_address: usize,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// One sender at a fixed rate to N clients.
+    Fanout {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// Messages per second.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
+        /// Seconds to send for.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Message size in bytes.
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+    /// One sender as fast as the server delivers, W messages in flight.
+    Saturate {
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// Unacknowledged messages allowed in flight.
+        #[arg(long, default_value_t = 64)]
+        window: u64,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+    /// N connections joined and idle; the server's memory per connection.
+    Idle {
+        #[arg(long, default_value_t = 10_000)]
+        clients: usize,
+        /// The server's process id (for /proc/<pid>/status).
+        #[arg(long)]
+        pid: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::parse();
+    raise_open_files_limit();
+    let run = Run {
+        server: args.server,
+        per_address: args.per_address.max(1),
+        channel: format!("bench-{}", std::process::id()),
+    };
+    match args.scenario {
+        Scenario::Fanout {
+            clients,
+            rate,
+            seconds,
+            size,
+        } => run.fanout(clients, rate, seconds, size).await,
+        Scenario::Saturate {
+            clients,
+            window,
+            seconds,
+            size,
+        } => run.saturate(clients, window, seconds, size).await,
+        Scenario::Idle { clients, pid } => run.idle(clients, pid).await,
+    }
+}
+
+/// Raises the soft open-files limit to the hard one.
+fn raise_open_files_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => eprintln!("open-files limit: {limit}"),
+        Err(err) => eprintln!("could not raise the open-files limit: {err}"),
+    }
+}
+
+struct Run {
+    server: SocketAddr,
+    per_address: usize,
+    channel: String,
+}
+
+impl Run {
+    /// The source address of the `index`-th client.
+    fn source(&self, index: usize) -> Ipv4Addr {
+        let n = (index / self.per_address) as u32 + 1;
+        Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 0)) + n)
+    }
+
+    async fn connect(
+        &self,
+        index: usize,
+        cookie: Option<&str>,
+    ) -> Result<Socket, Box<dyn std::error::Error>> {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::V4(SocketAddrV4::new(self.source(index), 0)))?;
+        let stream = socket.connect(self.server).await?;
+        stream.set_nodelay(true)?;
+        let mut request = format!("ws://{}/ws", self.server).into_client_request()?;
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", HeaderValue::from_str(cookie)?);
+        }
+        let (ws, _) = tokio_tungstenite::client_async(request, stream).await?;
+        Ok(ws)
+    }
+
+    /// Connects a client and joins the bench channel; returns once joined.
+    async fn joined_client(
+        &self,
+        index: usize,
+        cookie: Option<&str>,
+    ) -> Result<Socket, Box<dyn std::error::Error>> {
+        let mut ws = self.connect(index, cookie).await?;
+        let join = format!(r#"{{"type":"join","channel":"{}"}}"#, self.channel);
+        ws.send(Message::text(join)).await?;
+        while let Some(frame) = ws.next().await {
+            if let Message::Text(text) = frame? {
+                if text.as_str().starts_with(r#"{"type":"joined""#) {
+                    return Ok(ws);
+                }
+                if text.as_str().starts_with(r#"{"type":"error""#) {
+                    return Err(format!("join refused: {}", text.as_str()).into());
+                }
+            }
+        }
+        Err("the server closed the connection while joining".into())
+    }
+
+    /// Claims a name, creates the bench channel; returns the cookie.
+    async fn setup(&self) -> Result<String, Box<dyn std::error::Error>> {
+        let name = format!("bench{}", std::process::id());
+        let (head, body) = self
+            .post("claim_name", &format!("name={name}"), None)
+            .await?;
+        let cookie = head
+            .lines()
+            .find_map(|l| {
+                let (key, value) = l.split_once(':')?;
+                key.eq_ignore_ascii_case("set-cookie")
+                    .then(|| value.trim().split(';').next().unwrap_or("").to_owned())
+            })
+            .ok_or_else(|| format!("claiming a name failed: {head} {body}"))?;
+        let (head, body) = self
+            .post(
+                "create_channel",
+                &format!("name={}", self.channel),
+                Some(&cookie),
+            )
+            .await?;
+        if !head.starts_with("HTTP/1.1 200") {
+            return Err(format!("creating the channel failed: {body}").into());
+        }
+        Ok(cookie)
+    }
+
+    async fn post(
+        &self,
+        endpoint: &str,
+        form: &str,
+        cookie: Option<&str>,
+    ) -> std::io::Result<(String, String)> {
+        let mut stream = TcpStream::connect(self.server).await?;
+        let cookie = cookie
+            .map(|c| format!("Cookie: {c}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "POST /api/{endpoint} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n{cookie}Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            self.server,
+            form.len()
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await?;
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        Ok((head.to_owned(), body.to_owned()))
+    }
+
+    /// The common start: a sender's identity and channel, and `clients`
+    /// joined receivers.
+    async fn prepare(
+        self,
+        clients: usize,
+    ) -> Result<(Arc<Self>, String, Vec<Socket>), Box<dyn std::error::Error>> {
+        let run = Arc::new(self);
+        let cookie = run.setup().await?;
+        let receivers = run.crowd(clients).await?;
+        Ok((run, cookie, receivers))
+    }
+
+    /// Connects `clients` joined clients, a few at a time.
+    async fn crowd(
+        self: &Arc<Self>,
+        clients: usize,
+    ) -> Result<Vec<Socket>, Box<dyn std::error::Error>> {
+        let started = Instant::now();
+        let mut sockets = Vec::with_capacity(clients);
+        for batch in (0..clients).collect::<Vec<_>>().chunks(200) {
+            let joins = batch.iter().map(|&i| {
+                let run = Arc::clone(self);
+                tokio::spawn(
+                    async move { run.joined_client(i, None).await.map_err(|e| e.to_string()) },
+                )
+            });
+            for join in joins.collect::<Vec<_>>() {
+                sockets.push(join.await??);
+            }
+        }
+        eprintln!(
+            "{clients} clients joined in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(sockets)
+    }
+
+    async fn fanout(
+        self,
+        clients: usize,
+        rate: u32,
+        seconds: u64,
+        size: usize,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (run, cookie, receivers) = self.prepare(clients).await?;
+        let total = rate as u64 * seconds;
+        let epoch = Instant::now();
+        let tasks: Vec<_> = receivers
+            .into_iter()
+            .map(|ws| tokio::spawn(receive(ws, epoch, total)))
+            .collect();
+        let mut sender = run.joined_client(clients, Some(&cookie)).await?;
+        let sending = tokio::spawn({
+            let channel = run.channel.clone();
+            async move {
+                let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
+                for _ in 0..total {
+                    ticks.tick().await;
+                    let text = stamped_text(epoch, size);
+                    let frame =
+                        format!(r#"{{"type":"send","channel":"{channel}","text":"{text}"}}"#);
+                    if sender.send(Message::text(frame)).await.is_err() {
+                        break;
+                    }
+                }
+                // Keep the sender's socket open until everything is read.
+                sender
+            }
+        });
+        let sender = sending.await?;
+        let mut latencies = Vec::with_capacity(clients * total as usize);
+        let mut received = 0u64;
+        for task in tasks {
+            let (count, mut lat) = task.await?;
+            received += count;
+            latencies.append(&mut lat);
+        }
+        let elapsed = epoch.elapsed().as_secs_f64();
+        drop(sender);
+        let expected = total * clients as u64;
+        latencies.sort_unstable();
+        println!("scenario: fanout, {clients} clients, {rate} msg/s for {seconds} s, {size}-byte messages");
+        println!(
+            "deliveries: {received} of {expected}, lost {}",
+            expected - received
+        );
+        println!(
+            "delivered: {:.0} messages/s over {elapsed:.1} s",
+            received as f64 / elapsed
+        );
+        println!(
+            "latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(&latencies, 0.50),
+            percentile(&latencies, 0.99),
+            percentile(&latencies, 1.0)
+        );
+        Ok(())
+    }
+
+    async fn saturate(
+        self,
+        clients: usize,
+        window: u64,
+        seconds: u64,
+        size: usize,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let (run, cookie, receivers) = self.prepare(clients).await?;
+        let delivered = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(tokio::sync::Notify::new());
+        for mut ws in receivers {
+            let delivered = Arc::clone(&delivered);
+            tokio::spawn(async move {
+                while let Some(Ok(frame)) = ws.next().await {
+                    if let Message::Text(text) = frame {
+                        if text.as_str().starts_with(r#"{"type":"message""#) {
+                            delivered.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+        let ws = run.joined_client(clients, Some(&cookie)).await?;
+        let (mut sink, mut stream) = ws.split();
+        let acked = Arc::new(AtomicU64::new(0));
+        let acks = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn({
+            let (acked, acks) = (Arc::clone(&acked), Arc::clone(&acks));
+            async move {
+                while let Some(Ok(frame)) = stream.next().await {
+                    if let Message::Text(text) = frame {
+                        if text.as_str().starts_with(r#"{"type":"ack""#) {
+                            acked.fetch_add(1, Ordering::Relaxed);
+                            acks.notify_one();
+                        }
+                    }
+                }
+            }
+        });
+        let text = "x".repeat(size);
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(seconds);
+        let mut sent = 0u64;
+        let stopper = Arc::clone(&stop);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(deadline.into()).await;
+            stopper.notify_one();
+        });
+        let at_start = delivered.load(Ordering::Relaxed);
+        loop {
+            while sent - acked.load(Ordering::Relaxed) >= window {
+                tokio::select! {
+                    _ = acks.notified() => {}
+                    _ = stop.notified() => {}
+                }
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            let frame = format!(
+                r#"{{"type":"send","channel":"{}","text":"{text}","client_id":"{sent}"}}"#,
+                run.channel
+            );
+            sink.send(Message::text(frame)).await?;
+            sent += 1;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        let count = delivered.load(Ordering::Relaxed) - at_start;
+        println!("scenario: saturate, {clients} clients, window {window}, {seconds} s, {size}-byte messages");
+        println!("sent: {sent} messages ({:.0}/s)", sent as f64 / elapsed);
+        println!(
+            "delivered: {count} ({:.0} messages/s)",
+            count as f64 / elapsed
+        );
+        Ok(())
+    }
+
+    async fn idle(self, clients: usize, pid: u32) -> Result<(), Box<dyn std::error::Error>> {
+        let run = Arc::new(self);
+        run.setup().await?;
+        let before = rss_kib(pid)?;
+        let sockets = run.crowd(clients).await?;
+        // Let the server settle (allocator, buffers) before reading.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = rss_kib(pid)?;
+        println!("scenario: idle, {clients} connections joined to one channel");
+        println!("server RSS: {before} KiB before, {after} KiB after");
+        println!(
+            "per connection: {:.2} KiB",
+            (after.saturating_sub(before)) as f64 / clients as f64
+        );
+        drop(sockets);
+        Ok(())
+    }
+}
+
+/// A message text of `size` bytes that starts with the microseconds since
+/// `epoch`, for latency.
+fn stamped_text(epoch: Instant, size: usize) -> String {
+    let mut text = format!("{}:", epoch.elapsed().as_micros());
+    while text.len() < size {
+        text.push('x');
+    }
+    text
+}
+
+/// Reads until `total` messages came (or the socket idles 5 s); the count
+/// and the latency of each, in microseconds.
+async fn receive(mut ws: Socket, epoch: Instant, total: u64) -> (u64, Vec<u32>) {
+    let mut latencies = Vec::with_capacity(total as usize);
+    let mut count = 0;
+    while count < total {
+        let frame = match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(frame))) => frame,
+            _ => break,
+        };
+        let Message::Text(text) = frame else { continue };
+        let text = text.as_str();
+        if !text.starts_with(r#"{"type":"message""#) {
+            continue;
+        }
+        count += 1;
+        let now = epoch.elapsed().as_micros() as u64;
+        if let Some(sent) = text
+            .split(r#""text":""#)
+            .nth(1)
+            .and_then(|t| t.split(':').next())
+            .and_then(|t| t.parse::<u64>().ok())
+        {
+            latencies.push(now.saturating_sub(sent).min(u32::MAX as u64) as u32);
+        }
+    }
+    (count, latencies)
+}
+
+/// The `q` quantile of sorted microseconds, in milliseconds.
+fn percentile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[index] as f64 / 1000.0
+}
+
+/// The resident set of a process, in KiB.
+fn rss_kib(pid: u32) -> std::io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("no VmRSS in /proc/<pid>/status"))
+}
