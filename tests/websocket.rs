@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{claim, create_channel, start, Client};
+use common::{claim, create_channel, start, two_in_general, Client};
 use flack::model::{ErrorCode, MAX_FRAME_BYTES, MAX_MESSAGE_CHARS};
 use flack::protocol::{ClientFrame, ServerEvent};
 use tokio_tungstenite::tungstenite::Message;
@@ -83,13 +83,7 @@ async fn every_message_carries_author_and_server_time() {
 #[tokio::test]
 async fn a_forged_delete_is_refused_and_changes_nothing() {
     let server = start().await;
-    let ada = claim(server.addr, "ada").await;
-    let mallory = claim(server.addr, "mallory").await;
-    create_channel(server.addr, &ada, "general").await;
-    let mut a = Client::connect(server.addr, Some(&ada)).await;
-    let mut m = Client::connect(server.addr, Some(&mallory)).await;
-    a.join("general").await;
-    m.join("general").await;
+    let (mut a, mut m) = two_in_general(server.addr, "ada", "mallory").await;
     a.say("general", "mine").await;
     let seq = match m.next_in_channel().await {
         ServerEvent::Message { message, .. } => message.seq,
@@ -148,13 +142,7 @@ async fn writing_without_a_name_is_refused() {
 #[tokio::test]
 async fn bad_frames_get_errors_and_the_connection_keeps_working() {
     let server = start().await;
-    let ada = claim(server.addr, "ada").await;
-    let bob = claim(server.addr, "bob").await;
-    create_channel(server.addr, &ada, "general").await;
-    let mut a = Client::connect(server.addr, Some(&ada)).await;
-    let mut b = Client::connect(server.addr, Some(&bob)).await;
-    a.join("general").await;
-    b.join("general").await;
+    let (mut a, mut b) = two_in_general(server.addr, "ada", "bob").await;
 
     a.send_raw(Message::text("{this is not json")).await;
     let (code, message) = a.expect_error().await;

@@ -140,6 +140,19 @@ pub async fn create_channel(addr: SocketAddr, cookie: &str, name: &str) {
     assert_eq!(reply.status, 200, "creating {name}: {}", reply.body);
 }
 
+/// Two people, `first` (who creates it) and `second`, both following the
+/// channel "general".
+pub async fn two_in_general(addr: SocketAddr, first: &str, second: &str) -> (Client, Client) {
+    let first = claim(addr, first).await;
+    let second = claim(addr, second).await;
+    create_channel(addr, &first, "general").await;
+    let mut a = Client::connect(addr, Some(&first)).await;
+    let mut b = Client::connect(addr, Some(&second)).await;
+    a.join("general").await;
+    b.join("general").await;
+    (a, b)
+}
+
 /// A WebSocket client speaking the documented protocol.
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -148,18 +161,7 @@ pub struct Client {
 impl Client {
     /// Connects (with the identity cookie, if any) and reads the hello.
     pub async fn connect(addr: SocketAddr, cookie: Option<&str>) -> Client {
-        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-        if let Some(cookie) = cookie {
-            request
-                .headers_mut()
-                .insert("cookie", HeaderValue::from_str(cookie).unwrap());
-        }
-        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut client = Client { ws };
-        match client.next().await {
-            ServerEvent::Hello { .. } => client,
-            other => panic!("expected hello, got {other:?}"),
-        }
+        Client::hello_epoch(addr, cookie).await.0
     }
 
     pub async fn send(&mut self, frame: &ClientFrame) {
