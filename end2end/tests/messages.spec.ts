@@ -97,3 +97,25 @@ test("after 150 messages the view and the server hold exactly the last 100", asy
   await expect(messages(page)).toHaveCount(100);
   await expect(messages(page).first()).toContainText("message 51");
 });
+
+test("times are shown in the viewer's own time zone", async ({ browser }) => {
+  const timeZone = "Asia/Kathmandu"; // UTC+05:45: no other zone's clock agrees
+  const context = await browser.newContext({ timezoneId: timeZone });
+  const page = await context.newPage();
+  await signIn(page, unique("tz"));
+  await createChannel(page, unique("tz"));
+  await send(page, "what time is it?");
+  const time = messages(page).first().locator("time");
+  const datetime = await time.getAttribute("datetime");
+  const expected = new Intl.DateTimeFormat("en-GB", {
+    timeZone,
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(new Date(datetime!));
+  await expect(time).toHaveText(expected);
+
+  // A fresh load is rendered in UTC by the server, then shown locally.
+  await page.reload();
+  await expect(messages(page).first().locator("time")).toHaveText(expected);
+});

@@ -146,12 +146,7 @@ impl Connection {
         // Subscribe before listing, so no channel created in between is
         // missed (one may be seen twice; clients ignore the repeat).
         let mut directory = self.state.hub.subscribe_directory();
-        let hello = ServerEvent::Hello {
-            epoch: self.state.hub.epoch().to_owned(),
-            name: self.name(),
-            channels: self.state.hub.channels(),
-        };
-        if self.send(hello.to_json().into()).await.is_err() {
+        if self.send(self.hello()).await.is_err() {
             return;
         }
         let stopping = super::stopping(self.state.shutdown.clone());
@@ -191,18 +186,23 @@ impl Connection {
                 Wake::Directory(Err(_)) => {
                     // Fell behind on channel creations: send the whole list.
                     directory = directory.resubscribe();
-                    let hello = ServerEvent::Hello {
-                        epoch: self.state.hub.epoch().to_owned(),
-                        name: self.name(),
-                        channels: self.state.hub.channels(),
-                    };
-                    self.send(hello.to_json().into()).await
+                    self.send(self.hello()).await
                 }
             };
             if step.is_err() {
                 return;
             }
         }
+    }
+
+    /// The hello: this run's epoch, who the connection is, every channel.
+    fn hello(&self) -> Frame {
+        let hello = ServerEvent::Hello {
+            epoch: self.state.hub.epoch().to_owned(),
+            name: self.name(),
+            channels: self.state.hub.channels(),
+        };
+        hello.to_json().into()
     }
 
     fn name(&self) -> Option<DisplayName> {
