@@ -68,7 +68,8 @@ enum Scenario {
         #[arg(long, default_value_t = 100)]
         size: usize,
     },
-    /// One sender as fast as the server delivers, W messages in flight.
+    /// One sender as fast as the server delivers: at most W messages sent
+    /// but not yet acknowledged or not yet received by every client.
     Saturate {
         #[arg(long, default_value_t = 1000)]
         clients: usize,
@@ -375,11 +376,18 @@ impl Run {
             stopper.notify_one();
         });
         let at_start = delivered.load(Ordering::Relaxed);
+        // In flight: sent but not yet acknowledged, or not yet received by
+        // every client (on average), so the sender never outruns delivery.
+        let in_flight = |sent: u64| {
+            let behind = sent.saturating_sub(delivered.load(Ordering::Relaxed) / clients as u64);
+            behind.max(sent - acked.load(Ordering::Relaxed))
+        };
         loop {
-            while sent - acked.load(Ordering::Relaxed) >= window {
+            while in_flight(sent) >= window {
                 tokio::select! {
                     _ = acks.notified() => {}
                     _ = stop.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_micros(200)) => {}
                 }
                 if Instant::now() >= deadline {
                     break;

@@ -20,8 +20,12 @@ use axum::http::header::{COOKIE, HOST, ORIGIN};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use futures_util::SinkExt;
 use std::net::SocketAddr;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 /// The read buffer of each connection. tungstenite's default is 128 KiB.
 pub const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -29,6 +33,8 @@ pub const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// above this, tungstenite closes the connection (1009, too big) without
 /// buffering the rest.
 pub const HARD_FRAME_LIMIT: usize = 2 * MAX_FRAME_BYTES;
+/// Most queued channel events written in one batch.
+const MAX_BATCH: usize = 64;
 /// The longest `client_id` accepted.
 const MAX_CLIENT_ID_BYTES: usize = 64;
 
@@ -171,7 +177,8 @@ impl Connection {
                 }
                 Wake::Incoming(Some(Ok(message))) => self.on_message(message).await,
                 Wake::Incoming(_) => return,
-                Wake::Channel(Ok(frame)) | Wake::Directory(Ok(frame)) => self.send(frame).await,
+                Wake::Channel(Ok(frame)) => self.send_queued(frame).await,
+                Wake::Directory(Ok(frame)) => self.send(frame).await,
                 Wake::Channel(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "connection fell behind its channel; resyncing");
                     match self.joined.take() {
@@ -216,6 +223,43 @@ impl Connection {
             .send(WsMessage::Text(frame))
             .await
             .map_err(|_| Gone)
+    }
+
+    /// Sends a channel event and whatever else is already queued behind
+    /// it (up to [`MAX_BATCH`]), flushed once: a busy channel costs one
+    /// write per batch rather than one per event. Falling behind while
+    /// draining is handled like any lag: a fresh snapshot.
+    async fn send_queued(&mut self, first: Frame) -> Result<(), Gone> {
+        self.socket
+            .feed(WsMessage::Text(first))
+            .await
+            .map_err(|_| Gone)?;
+        let mut lagged = false;
+        for _ in 1..MAX_BATCH {
+            let Some((_, events)) = self.joined.as_mut() else {
+                break;
+            };
+            match events.try_recv() {
+                Ok(frame) => self
+                    .socket
+                    .feed(WsMessage::Text(frame))
+                    .await
+                    .map_err(|_| Gone)?,
+                Err(TryRecvError::Lagged(_)) => {
+                    lagged = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        self.socket.flush().await.map_err(|_| Gone)?;
+        match (lagged, self.joined.take()) {
+            (true, Some((channel, _))) => self.follow(channel, None).await,
+            (_, joined) => {
+                self.joined = joined;
+                Ok(())
+            }
+        }
     }
 
     async fn refuse(&mut self, refusal: Refusal, client_id: Option<String>) -> Result<(), Gone> {
