@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fails when the release site's WebAssembly, compressed with brotli (what a
 # browser downloads), grows past the budget. Run after a release build
-# (`cargo leptos build --release`, which `scripts/test.sh` does).
+# (`cargo leptos build --release --precompress`, which `scripts/test.sh` does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

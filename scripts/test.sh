@@ -13,7 +13,7 @@ printf '\n== End-to-end tests (Playwright, Chromium)\n'
 # The shared test server allows bigger bursts of sends, so that tests can
 # post 150 messages quickly; limits.spec.ts runs its own server with the
 # default limits.
-FLACK_SEND_BURST=1000 cargo leptos end-to-end --release
+FLACK_SEND_BURST=1000 cargo leptos end-to-end --release --precompress
 
 printf '\n== Size budget of the WebAssembly\n'
 bash scripts/size-budget.sh

@@ -16,13 +16,17 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
 
-    let leptos_options = match leptos::prelude::get_configuration(None) {
+    let mut leptos_options = match leptos::prelude::get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(err) => {
             tracing::error!(cause = %err, "cannot read the Leptos configuration");
             return ExitCode::FAILURE;
         }
     };
+    // Set when cargo-leptos builds the binary; a plain `cargo build` has none.
+    if leptos_options.output_name.is_empty() {
+        leptos_options.output_name = env!("CARGO_CRATE_NAME").into();
+    }
     let settings = match Settings::resolve(args, leptos_options.site_addr) {
         Ok(settings) => settings,
         Err(err) => {

@@ -176,3 +176,42 @@ async fn oversized_bodies_and_urls_are_refused() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn pages_link_the_site_files_and_unknown_paths_are_a_404_page() {
+    let server = start().await;
+    let page = http(
+        server.addr,
+        "GET / HTTP/1.1\r\nHost: flack\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(page.status, 200);
+    for link in [
+        r#"rel="stylesheet" id="leptos" href="/pkg/flack."#,
+        r#"rel="modulepreload" href="/pkg/flack."#,
+        r#"as="fetch" type="application/wasm""#,
+    ] {
+        assert!(page.body.contains(link), "{link} in {}", page.body);
+    }
+    let icon = http(
+        server.addr,
+        "GET /favicon.svg HTTP/1.1\r\nHost: flack\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(icon.status, 200);
+    assert!(
+        icon.head
+            .to_ascii_lowercase()
+            .contains("content-type: image/svg+xml"),
+        "{}",
+        icon.head
+    );
+    let missing = http(
+        server.addr,
+        "GET /no/such/page HTTP/1.1\r\nHost: flack\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("Page not found"), "{}", missing.body);
+    server.shutdown().await;
+}

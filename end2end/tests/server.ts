@@ -1,17 +1,24 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 
 /**
  * A Flack server of a test's own, for tests that must restart it or need
  * settings of their own: the release binary that `cargo leptos end-to-end
- * --release` built, serving the site it built.
+ * --release` built. By default it runs in the project with cargo-leptos's
+ * settings; `alone` copies the binary by itself into an empty folder and
+ * runs it there with nothing in its environment but PATH, as a deployment
+ * would.
  */
 export class OwnServer {
   private child?: ChildProcess;
+  private folder?: string;
 
   constructor(
     readonly port: number,
     private readonly env: Record<string, string> = {},
+    private readonly alone = false,
   ) {}
 
   get url(): string {
@@ -20,15 +27,26 @@ export class OwnServer {
 
   async start(): Promise<void> {
     const root = path.resolve(__dirname, "..", "..");
-    const binary = process.env.FLACK_BIN ?? path.join(root, "target", "release", "flack");
-    this.child = spawn(binary, ["--addr", `127.0.0.1:${this.port}`, "--config", "/nonexistent/Leptos.toml"], {
-      cwd: root,
-      env: {
-        ...process.env,
-        LEPTOS_SITE_ROOT: path.join(root, "target", "site"),
-        LEPTOS_ENV: "PROD",
-        ...this.env,
-      },
+    let binary = process.env.FLACK_BIN ?? path.join(root, "target", "release", "flack");
+    let cwd = root;
+    let args = ["--addr", `127.0.0.1:${this.port}`, "--config", "/nonexistent/Leptos.toml"];
+    let env: Record<string, string | undefined> = {
+      ...process.env,
+      LEPTOS_SITE_ROOT: path.join(root, "target", "site"),
+      LEPTOS_ENV: "PROD",
+    };
+    if (this.alone) {
+      this.folder ??= fs.mkdtempSync(path.join(os.tmpdir(), "flack-alone-"));
+      cwd = this.folder;
+      fs.copyFileSync(binary, path.join(cwd, "flack"));
+      fs.chmodSync(path.join(cwd, "flack"), 0o755);
+      binary = path.join(cwd, "flack");
+      env = { PATH: process.env.PATH };
+      args = ["--addr", `127.0.0.1:${this.port}`];
+    }
+    this.child = spawn(binary, args, {
+      cwd,
+      env: { ...env, ...this.env },
       stdio: "ignore",
     });
     const deadline = Date.now() + 10_000;
@@ -46,10 +64,15 @@ export class OwnServer {
 
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    await exited;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
     this.child = undefined;
+    if (this.folder) {
+      fs.rmSync(this.folder, { recursive: true, force: true });
+      this.folder = undefined;
+    }
   }
 }

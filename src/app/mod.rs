@@ -15,27 +15,72 @@ pub mod state;
 use crate::api::list_channels;
 use crate::model::ChannelSummary;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 use state::{Chat, Connection};
 
-/// The HTML document around the app, rendered on the server.
+/// The HTML document around the app, rendered on the server. It links the
+/// site's files by the names in the [`SiteAssets`] in context (see
+/// `server::site`).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let assets = use_context::<SiteAssets>()
+        .unwrap_or_else(|| SiteAssets::plain(&options.site_pkg_dir, &options.output_name));
+    // Loads the JS glue, which fetches and starts the WASM, which hydrates
+    // the page (as Leptos's `HydrationScripts` does, with hashed names).
+    let start = format!(
+        "import({script:?}).then(m => m.default({{ module_or_path: {wasm:?} }}).then(() => m.hydrate()));",
+        script = assets.script,
+        wasm = assets.wasm,
+    );
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <link rel="stylesheet" id="leptos" href=assets.style/>
+                <link rel="icon" href=assets.icon type="image/svg+xml"/>
+                <link rel="modulepreload" href=assets.script/>
+                <link
+                    rel="preload"
+                    href=assets.wasm
+                    r#as="fetch"
+                    r#type="application/wasm"
+                    crossorigin=""
+                />
+                <AutoReload options/>
+                <script type="module" nonce=leptos::nonce::use_nonce()>
+                    {start}
+                </script>
                 <MetaTags/>
             </head>
             <body>
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// Where a page finds the site's files: URL paths of the JS glue, the
+/// WebAssembly, the style sheet and the icon.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteAssets {
+    pub script: String,
+    pub wasm: String,
+    pub style: String,
+    pub icon: String,
+}
+
+impl SiteAssets {
+    /// The plain names cargo-leptos gives the files.
+    pub fn plain(pkg_dir: &str, output_name: &str) -> Self {
+        SiteAssets {
+            script: format!("/{pkg_dir}/{output_name}.js"),
+            wasm: format!("/{pkg_dir}/{output_name}.wasm"),
+            style: format!("/{pkg_dir}/{output_name}.css"),
+            icon: "/favicon.svg".to_string(),
+        }
     }
 }
 
@@ -65,10 +110,8 @@ pub fn App() -> impl IntoView {
     identity::sign_in_from_storage(chat);
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/flack.css"/>
         <Title text="Flack"/>
         <Meta name="description" content="Flack: a self-hosted chat"/>
-        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml"/>
         <Router>
             <div class="layout">
                 <sidebar::Sidebar/>
@@ -114,6 +157,10 @@ pub fn ConnectionStatus() -> impl IntoView {
 
 #[component]
 fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
     view! {
         <section class="empty">
             <h1>"Page not found"</h1>

@@ -13,6 +13,7 @@ pub mod hub;
 pub mod identity;
 pub mod limits;
 pub mod settings;
+pub mod site;
 pub mod socket;
 
 use crate::app::{shell, App};
@@ -116,24 +117,26 @@ fn new_epoch() -> String {
 /// Every route of the app.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
+    let (files, assets) = site::site(&state.leptos_options);
     let context = {
         let state = state.clone();
         move || {
             provide_context(state.clone());
+            provide_context(assets.clone());
             set_content_security_policy();
         }
+    };
+    let page = {
+        let options = state.leptos_options.clone();
+        move || shell(options.clone())
     };
     Router::new()
         .route("/ws", get(socket::upgrade))
         .route("/api/{*endpoint}", post(server_fn).get(server_fn))
-        .leptos_routes_with_context(&state, routes, context.clone(), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, shell))
+        .leptos_routes_with_context(&state, routes, context.clone(), page.clone())
+        .merge(files)
+        // Any other path: the app's "Page not found" (status 404).
+        .fallback(leptos_axum::render_app_async_with_context(context, page))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(limit_url))
         .layer(middleware::map_response(security_headers))
