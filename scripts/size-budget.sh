@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Set just above the size measured when the budget was introduced; raise it
 # deliberately, with the reason in the commit, never silently.
-BUDGET_BYTES=${WASM_BROTLI_BUDGET:-270000}
+BUDGET_BYTES=${WASM_BROTLI_BUDGET:-260000}
 
 sizes() { # file -> "raw gzip brotli"
   node -e '

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { createChannel, messages, online, signIn, unique } from "./helpers";
+import { createChannel, messageField, messages, online, signIn, unique } from "./helpers";
 import { OwnServer } from "./server";
 
 // A server with the default limits (the shared one runs with a larger
@@ -16,8 +16,8 @@ test("too many sends at once are limited with a clear message, and the rest stil
   await createChannel(page, unique("flood"));
   await online(page);
   // Thirty sends in one burst: more than the server allows at once.
-  await page.evaluate(() => {
-    const field = document.querySelector("textarea")!;
+  await expect(messageField(page)).toBeEnabled();
+  await messageField(page).evaluate((field: HTMLTextAreaElement) => {
     for (let i = 1; i <= 30; i++) {
       field.value = `burst ${i}`;
       field.dispatchEvent(new Event("input", { bubbles: true }));

@@ -8,7 +8,7 @@ use super::state::{Chat, Delivery, Outgoing};
 use crate::api::{delete_message, fetch_history};
 use crate::client::storage;
 use crate::model::{ChannelHistory, ChannelName, Message, MessageText, MAX_MESSAGE_CHARS};
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Datelike, Local, TimeZone, Timelike, Utc};
 use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -143,13 +143,70 @@ fn time_label(at: DateTime<Utc>, in_browser: bool) -> String {
     if in_browser {
         let local = at.with_timezone(&Local);
         if local.date_naive() == Local::now().date_naive() {
-            local.format("%H:%M").to_string()
+            clock(&local)
         } else {
-            local.format("%b %-d, %H:%M").to_string()
+            format!("{}, {}", short_day(&local), clock(&local))
         }
     } else {
-        at.format("%b %-d, %H:%M UTC").to_string()
+        format!("{}, {} UTC", short_day(&at), clock(&at))
     }
+}
+
+/// The full date and time, for the tooltip: "Sunday 22 November 2026,
+/// 14:05:09", in the viewer's time zone in the browser, else in UTC.
+fn full_time(at: DateTime<Utc>, in_browser: bool) -> String {
+    fn full<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
+        format!(
+            "{} {} {} {}, {}:{:02}",
+            WEEKDAYS[t.weekday().num_days_from_monday() as usize],
+            t.day(),
+            MONTHS[t.month0() as usize],
+            t.year(),
+            clock(t),
+            t.second()
+        )
+    }
+    if in_browser {
+        full(&at.with_timezone(&Local))
+    } else {
+        format!("{} UTC", full(&at))
+    }
+}
+
+// Dates are put together by hand rather than with chrono's `format`,
+// whose format-string machinery would add ~20 KB to the WASM.
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// "09:05"
+fn clock<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// "Nov 21"
+fn short_day<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
+    format!("{} {}", &MONTHS[t.month0() as usize][..3], t.day())
 }
 
 #[component]
@@ -173,13 +230,7 @@ fn MessageItem(message: Message, channel: ChannelName) -> impl IntoView {
                 <span class="author">{message.author.to_string()}</span>
                 <time
                     datetime=at.to_rfc3339()
-                    title=move || {
-                        if chat.hydrated.get() {
-                            at.with_timezone(&Local).format("%A %-d %B %Y, %H:%M:%S").to_string()
-                        } else {
-                            at.to_rfc2822()
-                        }
-                    }
+                    title=move || full_time(at, chat.hydrated.get())
                 >
                     {move || time_label(at, chat.hydrated.get())}
                 </time>
@@ -320,5 +371,39 @@ fn Composer(channel: ChannelName) -> impl IntoView {
                     }
                 })
         }}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_rendered_times_are_in_utc() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 7, 9, 5, 4).unwrap();
+        assert_eq!(time_label(at, false), "Mar 7, 09:05 UTC");
+        assert_eq!(full_time(at, false), "Saturday 7 March 2026, 09:05:04 UTC");
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 23, 59, 59).unwrap();
+        assert_eq!(time_label(at, false), "Nov 22, 23:59 UTC");
+        assert_eq!(
+            full_time(at, false),
+            "Sunday 22 November 2026, 23:59:59 UTC"
+        );
+    }
+
+    #[test]
+    fn times_today_show_only_the_clock() {
+        let now = Utc::now();
+        let local = now.with_timezone(&Local);
+        assert_eq!(
+            time_label(now, true),
+            format!("{:02}:{:02}", local.hour(), local.minute())
+        );
+        let long_ago = Utc.with_ymd_and_hms(2020, 1, 2, 3, 4, 5).unwrap();
+        assert!(
+            time_label(long_ago, true).starts_with("Jan "),
+            "{}",
+            time_label(long_ago, true)
+        );
     }
 }

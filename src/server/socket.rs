@@ -27,8 +27,11 @@ use tokio::sync::broadcast::{
     error::{RecvError, TryRecvError},
 };
 
-/// The read buffer of each connection. tungstenite's default is 128 KiB.
-pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// The read buffer each connection starts with (tungstenite's default is
+/// 128 KiB). A client's frames are a few hundred bytes; a larger one grows
+/// the buffer to its size. Idle connections are most of a chat server's:
+/// this is most of what each one holds.
+pub const READ_BUFFER_BYTES: usize = 1024;
 /// Frames above [`MAX_FRAME_BYTES`] but below this get an error event;
 /// above this, tungstenite closes the connection (1009, too big) without
 /// buffering the rest.
@@ -88,16 +91,18 @@ pub async fn upgrade(
                 }
             };
             let budget = state.limits.send_budget();
-            Connection {
+            let connection = Connection {
                 socket,
                 state,
                 token,
                 budget,
                 joined: None,
                 _admission: admission,
-            }
-            .run()
-            .await
+            };
+            // Boxed, and so are the larger steps inside it (a message's
+            // handling, a batch of events, a resync): an idle connection
+            // then holds ~7 KiB in all rather than ~10 (docs/benchmarks.md).
+            Box::pin(connection.run()).await
         })
 }
 
@@ -175,14 +180,14 @@ impl Connection {
                         .await;
                     return;
                 }
-                Wake::Incoming(Some(Ok(message))) => self.on_message(message).await,
+                Wake::Incoming(Some(Ok(message))) => Box::pin(self.on_message(message)).await,
                 Wake::Incoming(_) => return,
-                Wake::Channel(Ok(frame)) => self.send_queued(frame).await,
+                Wake::Channel(Ok(frame)) => Box::pin(self.send_queued(frame)).await,
                 Wake::Directory(Ok(frame)) => self.send(frame).await,
                 Wake::Channel(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "connection fell behind its channel; resyncing");
                     match self.joined.take() {
-                        Some((channel, _)) => self.follow(channel, None).await,
+                        Some((channel, _)) => Box::pin(self.follow(channel, None)).await,
                         None => Ok(()),
                     }
                 }
