@@ -4,8 +4,9 @@
 //! - `fanout`: N clients in one channel, one sender at R messages/s for S
 //!   seconds; delivered messages/s, latency from send to receipt (p50, p99,
 //!   max) and how many were lost.
-//! - `saturate`: N clients in one channel, one sender as fast as the server
-//!   delivers, with at most W unacknowledged messages in flight.
+//! - `saturate`: N clients in one channel, one or more senders as fast as
+//!   the server delivers, each with at most W unacknowledged messages in
+//!   flight.
 //! - `idle`: N connections joined and idle; the server's RSS before and
 //!   after, and per connection (read from /proc/<pid>/status).
 //!
@@ -68,11 +69,15 @@ enum Scenario {
         #[arg(long, default_value_t = 100)]
         size: usize,
     },
-    /// One sender as fast as the server delivers: at most W messages sent
-    /// but not yet acknowledged or not yet received by every client.
+    /// Senders as fast as the server delivers: each with at most W
+    /// messages sent but not yet acknowledged, and all together at most
+    /// senders x W ahead of the average client's deliveries.
     Saturate {
         #[arg(long, default_value_t = 1000)]
         clients: usize,
+        /// Sending connections (one identity), each with its own window.
+        #[arg(long, default_value_t = 1)]
+        senders: usize,
         /// Unacknowledged messages allowed in flight.
         #[arg(long, default_value_t = 64)]
         window: u64,
@@ -109,10 +114,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         } => run.fanout(clients, rate, seconds, size).await,
         Scenario::Saturate {
             clients,
+            senders,
             window,
             seconds,
             size,
-        } => run.saturate(clients, window, seconds, size).await,
+        } => run.saturate(clients, senders, window, seconds, size).await,
         Scenario::Idle { clients, pid } => run.idle(clients, pid).await,
     }
 }
@@ -330,13 +336,14 @@ impl Run {
     async fn saturate(
         self,
         clients: usize,
+        senders: usize,
         window: u64,
         seconds: u64,
         size: usize,
     ) -> Result<(), Box<dyn std::error::Error>> {
+        let senders = senders.max(1);
         let (run, cookie, receivers) = self.prepare(clients).await?;
         let delivered = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(tokio::sync::Notify::new());
         for mut ws in receivers {
             let delivered = Arc::clone(&delivered);
             tokio::spawn(async move {
@@ -349,63 +356,39 @@ impl Run {
                 }
             });
         }
-        let ws = run.joined_client(clients, Some(&cookie)).await?;
-        let (mut sink, mut stream) = ws.split();
-        let acked = Arc::new(AtomicU64::new(0));
-        let acks = Arc::new(tokio::sync::Notify::new());
-        tokio::spawn({
-            let (acked, acks) = (Arc::clone(&acked), Arc::clone(&acks));
-            async move {
-                while let Some(Ok(frame)) = stream.next().await {
-                    if let Message::Text(text) = frame {
-                        if text.as_str().starts_with(r#"{"type":"ack""#) {
-                            acked.fetch_add(1, Ordering::Relaxed);
-                            acks.notify_one();
-                        }
-                    }
-                }
-            }
-        });
-        let text = "x".repeat(size);
+        let text = Arc::new("x".repeat(size));
+        let total_sent = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
         let deadline = started + Duration::from_secs(seconds);
-        let mut sent = 0u64;
-        let stopper = Arc::clone(&stop);
-        tokio::spawn(async move {
-            tokio::time::sleep_until(deadline.into()).await;
-            stopper.notify_one();
-        });
         let at_start = delivered.load(Ordering::Relaxed);
-        // In flight: sent but not yet acknowledged, or not yet received by
-        // every client (on average), so the sender never outruns delivery.
-        let in_flight = |sent: u64| {
-            let behind = sent.saturating_sub(delivered.load(Ordering::Relaxed) / clients as u64);
-            behind.max(sent - acked.load(Ordering::Relaxed))
-        };
-        loop {
-            while in_flight(sent) >= window {
-                tokio::select! {
-                    _ = acks.notified() => {}
-                    _ = stop.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_micros(200)) => {}
-                }
-                if Instant::now() >= deadline {
-                    break;
-                }
-            }
-            if Instant::now() >= deadline {
-                break;
-            }
-            let frame = format!(
-                r#"{{"type":"send","channel":"{}","text":"{text}","client_id":"{sent}"}}"#,
-                run.channel
-            );
-            sink.send(Message::text(frame)).await?;
-            sent += 1;
+        let mut tasks = Vec::new();
+        for sender in 0..senders {
+            let ws = run.joined_client(clients + sender, Some(&cookie)).await?;
+            let sending = Sending {
+                channel: run.channel.clone(),
+                text: Arc::clone(&text),
+                clients: clients as u64,
+                // The delivery bound is shared: all senders together stay
+                // at most senders x window ahead of the average client.
+                ahead: window * senders as u64,
+                window,
+                delivered: Arc::clone(&delivered),
+                total_sent: Arc::clone(&total_sent),
+                deadline,
+                sender,
+            };
+            tasks.push(tokio::spawn(sending.run(ws)));
+        }
+        for task in tasks {
+            task.await??;
         }
         let elapsed = started.elapsed().as_secs_f64();
         let count = delivered.load(Ordering::Relaxed) - at_start;
-        println!("scenario: saturate, {clients} clients, window {window}, {seconds} s, {size}-byte messages");
+        let sent = total_sent.load(Ordering::Relaxed);
+        println!(
+            "scenario: saturate, {clients} clients, {senders} sender(s), window {window}, \
+             {seconds} s, {size}-byte messages"
+        );
         println!("sent: {sent} messages ({:.0}/s)", sent as f64 / elapsed);
         println!(
             "delivered: {count} ({:.0} messages/s)",
@@ -489,4 +472,68 @@ fn rss_kib(pid: u32) -> std::io::Result<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| std::io::Error::other("no VmRSS in /proc/<pid>/status"))
+}
+
+/// One sender of `saturate`: sends as fast as its window allows until the
+/// deadline.
+struct Sending {
+    channel: String,
+    text: Arc<String>,
+    clients: u64,
+    /// Most messages all senders together may be ahead of the average
+    /// client's deliveries.
+    ahead: u64,
+    /// Most messages this sender may have sent but not had acknowledged.
+    window: u64,
+    delivered: Arc<AtomicU64>,
+    total_sent: Arc<AtomicU64>,
+    deadline: Instant,
+    sender: usize,
+}
+
+impl Sending {
+    async fn run(self, ws: Socket) -> Result<(), String> {
+        let (mut sink, mut stream) = ws.split();
+        let acked = Arc::new(AtomicU64::new(0));
+        let acks = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn({
+            let (acked, acks) = (Arc::clone(&acked), Arc::clone(&acks));
+            async move {
+                while let Some(Ok(frame)) = stream.next().await {
+                    if let Message::Text(text) = frame {
+                        if text.as_str().starts_with(r#"{"type":"ack""#) {
+                            acked.fetch_add(1, Ordering::Relaxed);
+                            acks.notify_one();
+                        }
+                    }
+                }
+            }
+        });
+        let mut sent = 0u64;
+        let blocked = |sent: u64| {
+            let total = self.total_sent.load(Ordering::Relaxed);
+            let behind =
+                total.saturating_sub(self.delivered.load(Ordering::Relaxed) / self.clients);
+            behind >= self.ahead || sent - acked.load(Ordering::Relaxed) >= self.window
+        };
+        while Instant::now() < self.deadline {
+            if blocked(sent) {
+                tokio::select! {
+                    _ = acks.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_micros(200)) => {}
+                }
+                continue;
+            }
+            let frame = format!(
+                r#"{{"type":"send","channel":"{}","text":"{}","client_id":"{}-{sent}"}}"#,
+                self.channel, self.text, self.sender
+            );
+            sink.send(Message::text(frame))
+                .await
+                .map_err(|e| format!("sender {}: {e}", self.sender))?;
+            sent += 1;
+            self.total_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
