@@ -36,8 +36,9 @@ mod site {
             // `cargo test` before `cargo leptos build`: pages then load
             // without their WASM.
             println!(
-                "cargo::warning=No site in {site}: only public/ is served. \
-                 Build with `cargo leptos build --release --precompress`."
+                "cargo::warning=No site built in {site} yet: this build serves public/ \
+                 only (enough for `cargo test`); `cargo leptos build --release \
+                 --precompress` builds the whole app."
             );
             return memory_serve::load_directory_with_embed("public", embed);
         }
