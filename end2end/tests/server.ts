@@ -6,10 +6,10 @@ import * as path from "node:path";
 /**
  * A Flack server of a test's own, for tests that must restart it or need
  * settings of their own: the release binary that `cargo leptos end-to-end
- * --release` built. By default it runs in the project with cargo-leptos's
- * settings; `alone` copies the binary by itself into an empty folder and
- * runs it there with nothing in its environment but PATH, as a deployment
- * would.
+ * --release` built. By default it runs in the project, with the test's
+ * environment and no config file; `alone` copies the binary by itself into
+ * an empty folder and runs it there with nothing in its environment but
+ * PATH, as a deployment would.
  */
 export class OwnServer {
   private child?: ChildProcess;
@@ -29,12 +29,8 @@ export class OwnServer {
     const root = path.resolve(__dirname, "..", "..");
     let binary = process.env.FLACK_BIN ?? path.join(root, "target", "release", "flack");
     let cwd = root;
-    let args = ["--addr", `127.0.0.1:${this.port}`, "--config", "/nonexistent/Leptos.toml"];
-    let env: Record<string, string | undefined> = {
-      ...process.env,
-      LEPTOS_SITE_ROOT: path.join(root, "target", "site"),
-      LEPTOS_ENV: "PROD",
-    };
+    const args = ["--addr", `127.0.0.1:${this.port}`];
+    let env: Record<string, string | undefined> = { ...process.env, LEPTOS_ENV: "PROD" };
     if (this.alone) {
       this.folder ??= fs.mkdtempSync(path.join(os.tmpdir(), "flack-alone-"));
       cwd = this.folder;
@@ -42,7 +38,9 @@ export class OwnServer {
       fs.chmodSync(path.join(cwd, "flack"), 0o755);
       binary = path.join(cwd, "flack");
       env = { PATH: process.env.PATH };
-      args = ["--addr", `127.0.0.1:${this.port}`];
+    } else {
+      // Not the project's Leptos.toml: only this test's settings.
+      args.push("--config", "/nonexistent/Leptos.toml");
     }
     this.child = spawn(binary, args, {
       cwd,

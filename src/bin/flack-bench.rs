@@ -344,17 +344,8 @@ impl Run {
         let senders = senders.max(1);
         let (run, cookie, receivers) = self.prepare(clients).await?;
         let delivered = Arc::new(AtomicU64::new(0));
-        for mut ws in receivers {
-            let delivered = Arc::clone(&delivered);
-            tokio::spawn(async move {
-                while let Some(Ok(frame)) = ws.next().await {
-                    if let Message::Text(text) = frame {
-                        if text.as_str().starts_with(r#"{"type":"message""#) {
-                            delivered.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-            });
+        for ws in receivers {
+            tokio::spawn(count_frames(ws, "message", Arc::clone(&delivered), None));
         }
         let text = Arc::new("x".repeat(size));
         let total_sent = Arc::new(AtomicU64::new(0));
@@ -455,6 +446,29 @@ async fn receive(mut ws: Socket, epoch: Instant, total: u64) -> (u64, Vec<u32>) 
     (count, latencies)
 }
 
+/// Counts the events of type `kind` a socket receives until it closes,
+/// notifying `seen` (if any) at each.
+async fn count_frames<S>(
+    mut stream: S,
+    kind: &str,
+    count: Arc<AtomicU64>,
+    seen: Option<Arc<tokio::sync::Notify>>,
+) where
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let prefix = format!(r#"{{"type":"{kind}""#);
+    while let Some(Ok(frame)) = stream.next().await {
+        if let Message::Text(text) = frame {
+            if text.as_str().starts_with(&prefix) {
+                count.fetch_add(1, Ordering::Relaxed);
+                if let Some(seen) = &seen {
+                    seen.notify_one();
+                }
+            }
+        }
+    }
+}
+
 /// The `q` quantile of sorted microseconds, in milliseconds.
 fn percentile(sorted: &[u32], q: f64) -> f64 {
     if sorted.is_empty() {
@@ -493,22 +507,15 @@ struct Sending {
 
 impl Sending {
     async fn run(self, ws: Socket) -> Result<(), String> {
-        let (mut sink, mut stream) = ws.split();
+        let (mut sink, stream) = ws.split();
         let acked = Arc::new(AtomicU64::new(0));
         let acks = Arc::new(tokio::sync::Notify::new());
-        tokio::spawn({
-            let (acked, acks) = (Arc::clone(&acked), Arc::clone(&acks));
-            async move {
-                while let Some(Ok(frame)) = stream.next().await {
-                    if let Message::Text(text) = frame {
-                        if text.as_str().starts_with(r#"{"type":"ack""#) {
-                            acked.fetch_add(1, Ordering::Relaxed);
-                            acks.notify_one();
-                        }
-                    }
-                }
-            }
-        });
+        tokio::spawn(count_frames(
+            stream,
+            "ack",
+            Arc::clone(&acked),
+            Some(Arc::clone(&acks)),
+        ));
         let mut sent = 0u64;
         let blocked = |sent: u64| {
             let total = self.total_sent.load(Ordering::Relaxed);

@@ -101,7 +101,7 @@ pub async fn upgrade(
             };
             // Boxed, and so are the larger steps inside it (a message's
             // handling, a batch of events, a resync): an idle connection
-            // then holds ~7 KiB in all rather than ~10 (docs/benchmarks.md).
+            // then holds ~5.5 KiB in all rather than ~10 (docs/benchmarks.md).
             Box::pin(connection.run()).await
         })
 }
