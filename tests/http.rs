@@ -215,3 +215,26 @@ async fn pages_link_the_site_files_and_unknown_paths_are_a_404_page() {
     assert!(missing.body.contains("Page not found"), "{}", missing.body);
     server.shutdown().await;
 }
+
+/// Leptos keeps every resource in the process pending while it lists an
+/// app's routes; starting a server (which lists them) must not stall the
+/// pages another server in the same process is rendering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_render_while_another_server_starts() {
+    let server = start().await;
+    let starting = tokio::spawn(async {
+        for _ in 0..50 {
+            start().await.shutdown().await;
+        }
+    });
+    for _ in 0..50 {
+        let page = http(
+            server.addr,
+            "GET / HTTP/1.1\r\nHost: flack\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(page.status, 200);
+    }
+    starting.await.unwrap();
+    server.shutdown().await;
+}

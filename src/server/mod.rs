@@ -30,11 +30,11 @@ use hyper_util::server::conn::auto::Builder as HttpBuilder;
 use hyper_util::service::TowerToHyperService;
 use identity::Identities;
 use leptos::prelude::*;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use limits::Limits;
 use settings::Settings;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -116,7 +116,7 @@ fn new_epoch() -> String {
 
 /// Every route of the app.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let (files, assets) = site::site(&state.leptos_options);
     let context = {
         let state = state.clone();
@@ -141,6 +141,15 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(limit_url))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// The app's routes, listed once per process. While Leptos lists them it
+/// holds every resource in the process pending (leptos_server's
+/// `SuppressResourceLoad` is a global flag), so listing them again while
+/// another server in the same process renders a page would stall that page.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
