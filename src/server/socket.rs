@@ -70,8 +70,9 @@ pub async fn upgrade(
         Some(Extension(ConnectInfo(peer))) => state.limits.admit(peer.ip()).map(Some),
         None => Ok(None),
     };
+    // Writes are buffered until flushed (tungstenite's default), so a batch
+    // of events goes out in one write.
     ws.read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(0)
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .on_upgrade(move |mut socket| async move {
