@@ -254,6 +254,34 @@ async fn the_history_keeps_the_last_hundred_of_a_hundred_and_fifty() {
     server.shutdown().await;
 }
 
+/// Events queued for a connection while it was busy go out together: one
+/// write, so one TCP segment, rather than one per event.
+#[tokio::test]
+async fn a_backlog_of_events_goes_out_in_one_write() {
+    use flack::model::{ChannelName, DisplayName, MessageText};
+    let server = start().await;
+    let (_ada, mut bob) = two_in_general(server.addr, "ada", "bob").await;
+    let general = ChannelName::parse("general").unwrap();
+    let before = bob.data_segments_in();
+    // Posted without yielding: Bob's connection (on this same thread)
+    // finds all twenty queued when it next runs.
+    for i in 1..=20 {
+        let text = MessageText::parse(&format!("message {i}")).unwrap();
+        let author = DisplayName::parse("ada").unwrap();
+        server.hub.post(&general, author, text, None).unwrap();
+    }
+    for i in 1..=20 {
+        match bob.next_in_channel().await {
+            ServerEvent::Message { message, .. } => {
+                assert_eq!(message.text.as_str(), format!("message {i}"));
+            }
+            other => panic!("expected message {i}, got {other:?}"),
+        }
+    }
+    assert_eq!(bob.data_segments_in() - before, 1, "segments for 20 events");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn shutdown_closes_sockets_as_going_away() {
     let server = start().await;

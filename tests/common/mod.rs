@@ -231,6 +231,30 @@ impl Client {
         }
     }
 
+    /// How many TCP segments carrying data this client has received
+    /// (Linux's `tcpi_data_segs_in`).
+    pub fn data_segments_in(&self) -> u32 {
+        use std::os::fd::AsRawFd;
+        let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() else {
+            panic!("test clients do not use TLS");
+        };
+        // SAFETY: `info` is a plain C struct that getsockopt fills, and
+        // `len` says how much room it has.
+        unsafe {
+            let mut info: libc::tcp_info = std::mem::zeroed();
+            let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+            let status = libc::getsockopt(
+                tcp.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&raw mut info).cast(),
+                &mut len,
+            );
+            assert_eq!(status, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+            info.tcpi_data_segs_in
+        }
+    }
+
     /// Closes the connection.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
