@@ -145,8 +145,9 @@ pub fn router(state: AppState) -> Router {
 
 /// The app's routes, listed once per process. While Leptos lists them it
 /// holds every resource in the process pending (leptos_server's
-/// `SuppressResourceLoad` is a global flag), so listing them again while
-/// another server in the same process renders a page would stall that page.
+/// `SuppressResourceLoad` is a global flag, leptos-rs/leptos#4773), so
+/// listing them again while another server in the same process renders a
+/// page would stall that page.
 fn route_list() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
