@@ -4,7 +4,9 @@
 //! A refusal is a [`Refusal`] (code and sentence) answered with the 4xx
 //! status of its code, never a 500: see [`ErrorCode::http_status`].
 
-use crate::model::{ChannelHistory, ChannelSummary, DisplayName, ErrorCode, Refusal, Seq};
+use crate::model::{
+    ChannelHistory, ChannelSummary, ErrorCode, Identity, Refusal, Seq,
+};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -49,73 +51,126 @@ impl FromServerFnError for Refusal {
 
 /// Claims a display name for this browser and sets the identity cookie.
 /// Claiming the name one already holds is fine (that is how a returning
-/// browser signs in again); a name held by someone else is refused.
+/// browser signs in again); a name held by someone else is refused. New
+/// identities and renames are limited per address.
 #[server(endpoint = "claim_name")]
-pub async fn claim_name(name: String) -> Result<DisplayName, Refusal> {
-    ssr::answer(|state| {
+pub async fn claim_name(name: String) -> Result<Identity, Refusal> {
+    use crate::model::DisplayName;
+    let state = ssr::state()?;
+    ssr::answer(async {
         let name = DisplayName::parse(&name)?;
-        let (token, name) = state.identities.claim(ssr::token(), name)?;
-        ssr::set_token_cookie(&token, state.settings.secure_cookie);
-        Ok(name)
+        let presented = ssr::token();
+        let ip = ssr::peer_ip();
+        let (token, identity) = state
+            .identities
+            .claim(presented.as_ref(), name, || state.limits.take_claim(ip))
+            .await?;
+        ssr::set_token_cookie(Some(&token), state.settings.secure_cookie);
+        Ok(identity)
     })
+    .await
+}
+
+/// Signs out: the identity's token is void, its name free for anyone, and
+/// the cookie is cleared. Its messages stay.
+#[server(endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), Refusal> {
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let token = ssr::token().ok_or_else(ssr::not_signed_in)?;
+        state.identities.sign_out(&token.hash()).await?;
+        ssr::set_token_cookie(None, state.settings.secure_cookie);
+        Ok(())
+    })
+    .await
 }
 
 /// Every channel, sorted by name.
 #[server(endpoint = "list_channels")]
 pub async fn list_channels() -> Result<Vec<ChannelSummary>, Refusal> {
-    ssr::answer(|state| Ok(state.hub.channels()))
+    let state = ssr::state()?;
+    ssr::answer(async { Ok(state.hub.channels()) }).await
 }
 
 /// Creates a channel (the name is lowered); needs a claimed name.
 #[server(endpoint = "create_channel")]
 pub async fn create_channel(name: String) -> Result<ChannelSummary, Refusal> {
     use crate::model::ChannelName;
-    ssr::answer(|state| {
-        let (token, _) = ssr::signed_in(state)?;
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let me = ssr::signed_in(&state)?;
         let name = ChannelName::parse(&name)?;
-        state.limits.take_channel_creation(&token)?;
-        state.hub.create_channel(name)
+        state.limits.take_channel_creation(me.id)?;
+        state.hub.create_channel(name).await
     })
+    .await
 }
 
 /// A channel's most recent messages (at most 100), oldest first.
 #[server(endpoint = "channel_history")]
 pub async fn fetch_history(channel: String) -> Result<ChannelHistory, Refusal> {
     use crate::model::ChannelName;
-    ssr::answer(|state| state.hub.history(&ChannelName::parse(&channel)?))
+    let state = ssr::state()?;
+    ssr::answer(async { state.hub.history(&ChannelName::parse(&channel)?) }).await
+}
+
+/// Stored messages older than message `before` (at most
+/// [`crate::model::OLDER_PAGE`]), oldest first, and whether there are more.
+#[server(endpoint = "older_messages")]
+pub async fn older_messages(
+    channel: String,
+    before: Seq,
+) -> Result<crate::model::OlderMessages, Refusal> {
+    use crate::model::ChannelName;
+    let state = ssr::state()?;
+    ssr::answer(async { state.hub.older(&ChannelName::parse(&channel)?, before) }).await
 }
 
 /// Deletes one of the caller's own messages.
 #[server(endpoint = "delete_message")]
 pub async fn delete_message(channel: String, seq: Seq) -> Result<(), Refusal> {
     use crate::model::ChannelName;
-    ssr::answer(|state| {
-        let (_, me) = ssr::signed_in(state)?;
-        state.hub.delete(&ChannelName::parse(&channel)?, seq, &me)
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let me = ssr::signed_in(&state)?;
+        state
+            .hub
+            .delete(&ChannelName::parse(&channel)?, seq, me.id)
+            .await
     })
+    .await
 }
 
 #[cfg(feature = "ssr")]
 mod ssr {
-    use crate::model::{DisplayName, ErrorCode, Refusal};
+    use crate::model::{ErrorCode, Identity, Refusal};
     use crate::server::identity::{Token, TOKEN_COOKIE};
     use crate::server::AppState;
+    use axum::extract::ConnectInfo;
     use axum::http::header::{COOKIE, SET_COOKIE};
     use axum::http::request::Parts;
     use axum::http::{HeaderValue, StatusCode};
     use leptos::prelude::use_context;
     use leptos_axum::ResponseOptions;
+    use std::future::Future;
+    use std::net::{IpAddr, SocketAddr};
 
-    /// Runs a server function's body with the server's state, giving a
-    /// refusal its HTTP status.
-    pub fn answer<T>(body: impl FnOnce(&AppState) -> Result<T, Refusal>) -> Result<T, Refusal> {
-        let result = match use_context::<AppState>() {
-            Some(state) => body(&state),
-            None => Err(Refusal::new(
+    /// The server's state, which every request has.
+    pub fn state() -> Result<AppState, Refusal> {
+        use_context::<AppState>().ok_or_else(|| {
+            set_status(ErrorCode::Internal);
+            Refusal::new(
                 ErrorCode::Internal,
                 "The server's state is missing from this request.",
-            )),
-        };
+            )
+        })
+    }
+
+    /// Runs a server function's body, giving a refusal its HTTP status.
+    pub async fn answer<T>(
+        body: impl Future<Output = Result<T, Refusal>>,
+    ) -> Result<T, Refusal> {
+        let result = body.await;
         if let Err(refusal) = &result {
             set_status(refusal.code);
         }
@@ -141,26 +196,41 @@ mod ssr {
             .find_map(Token::from_cookie_header)
     }
 
-    /// The caller's token and display name, or a refusal if it has none.
-    pub fn signed_in(state: &AppState) -> Result<(Token, DisplayName), Refusal> {
-        token()
-            .and_then(|t| state.identities.name_of(&t).map(|name| (t, name)))
-            .ok_or_else(|| {
-                Refusal::new(
-                    ErrorCode::NotSignedIn,
-                    "Please choose a display name first.",
-                )
-            })
+    /// The address the request came from.
+    pub fn peer_ip() -> Option<IpAddr> {
+        let parts = use_context::<Parts>()?;
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip())
     }
 
-    pub fn set_token_cookie(token: &Token, secure: bool) {
+    pub fn not_signed_in() -> Refusal {
+        Refusal::new(
+            ErrorCode::NotSignedIn,
+            "Please choose a display name first.",
+        )
+    }
+
+    /// The caller's identity, or a refusal if it has none.
+    pub fn signed_in(state: &AppState) -> Result<Identity, Refusal> {
+        token()
+            .and_then(|t| state.identities.resolve(&t.hash()))
+            .ok_or_else(not_signed_in)
+    }
+
+    /// Sets the identity cookie, or clears it.
+    pub fn set_token_cookie(token: Option<&Token>, secure: bool) {
         let Some(response) = use_context::<ResponseOptions>() else {
             return;
         };
         let secure = if secure { "; Secure" } else { "" };
+        let (value, max_age) = match token {
+            Some(token) => (token.as_str(), 31_536_000),
+            None => ("", 0),
+        };
         let cookie = format!(
-            "{TOKEN_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000{secure}",
-            token.as_str()
+            "{TOKEN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
         );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.insert_header(SET_COOKIE, value);

@@ -1,11 +1,12 @@
 //! The Flack server binary: settings, then the server, then wait for
-//! Ctrl-C or SIGTERM and shut down gracefully.
+//! Ctrl-C or SIGTERM and shut down gracefully. `flack backup FILE` copies
+//! the database instead, while a server may be running on it.
 
 #[cfg(feature = "ssr")]
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     use clap::Parser;
-    use flack::server::settings::{Args, Settings};
+    use flack::server::settings::{Args, Command, Settings};
     use flack::server::Server;
     use std::process::ExitCode;
 
@@ -27,13 +28,26 @@ async fn main() -> std::process::ExitCode {
     if leptos_options.output_name.is_empty() {
         leptos_options.output_name = env!("CARGO_CRATE_NAME").into();
     }
-    let settings = match Settings::resolve(args, leptos_options.site_addr) {
+    let settings = match Settings::resolve(&args, leptos_options.site_addr) {
         Ok(settings) => settings,
         Err(err) => {
             tracing::error!(cause = %err, "bad settings");
             return ExitCode::FAILURE;
         }
     };
+    if let Some(Command::Backup { file }) = &args.command {
+        let from = std::path::Path::new(&settings.database);
+        return match flack::server::store::backup(from, file) {
+            Ok(()) => {
+                tracing::info!(from = %from.display(), to = %file.display(), "backup written");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                tracing::error!(cause = %err, "backup failed");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let server = match Server::bind(settings, leptos_options).await {
         Ok(server) => server,
         Err(err) => {

@@ -28,6 +28,14 @@ pub const MAX_FRAME_BYTES: usize = MAX_MESSAGE_CHARS * 4 * 2 + 1024;
 /// at 1, strictly increasing. It orders messages and identifies them.
 pub type Seq = u64;
 
+/// An identity's stable number: assigned by the server when a name is
+/// first claimed, never reused. Messages record it; every write is
+/// authorized by it, never by the name.
+pub type IdentityId = u64;
+
+/// How many older messages one "Load older messages" page holds.
+pub const OLDER_PAGE: usize = 50;
+
 /// What went wrong, as a stable machine-readable code. Each has an HTTP
 /// status for server functions and a human sentence in [`Refusal`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -67,6 +75,12 @@ pub enum ErrorCode {
     RateLimited,
     /// Too many open connections from one address.
     TooManyConnections,
+    /// Too many names claimed from one address in a short time.
+    TooManyClaims,
+    /// The server holds as many identities as it may.
+    TooManyIdentities,
+    /// A state-changing request from a page of another site.
+    CrossSite,
     /// A fault of the server or of the network; not the user's doing.
     Internal,
 }
@@ -81,15 +95,17 @@ impl ErrorCode {
             | ErrorCode::BadFrame
             | ErrorCode::BadRequest => 400,
             ErrorCode::NotSignedIn => 401,
-            ErrorCode::NotAuthor => 403,
+            ErrorCode::NotAuthor | ErrorCode::CrossSite => 403,
             ErrorCode::UnknownChannel | ErrorCode::UnknownMessage => 404,
             ErrorCode::NameTaken | ErrorCode::ChannelTaken => 409,
             ErrorCode::MessageTooLong | ErrorCode::FrameTooLarge | ErrorCode::RequestTooLarge => {
                 413
             }
-            ErrorCode::TooManyChannels | ErrorCode::RateLimited | ErrorCode::TooManyConnections => {
-                429
-            }
+            ErrorCode::TooManyChannels
+            | ErrorCode::RateLimited
+            | ErrorCode::TooManyConnections
+            | ErrorCode::TooManyClaims
+            | ErrorCode::TooManyIdentities => 429,
             ErrorCode::Internal => 500,
         }
     }
@@ -101,6 +117,9 @@ impl ErrorCode {
 pub struct Refusal {
     pub code: ErrorCode,
     pub message: String,
+    /// For a limit: how long to wait before the same request can succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Refusal {
@@ -108,7 +127,14 @@ impl Refusal {
         Refusal {
             code,
             message: message.into(),
+            retry_after_ms: None,
         }
+    }
+
+    /// The same refusal, saying when to try again.
+    pub fn retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.retry_after_ms = Some(wait.as_millis().try_into().unwrap_or(u64::MAX));
+        self
     }
 }
 
@@ -246,12 +272,21 @@ impl MessageText {
     }
 }
 
+/// Who someone is: their identity's number and current display name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub id: IdentityId,
+    pub name: DisplayName,
+}
+
 /// One message as the server stored it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// The message's number in its channel.
     pub seq: Seq,
-    /// The author's display name, as they claimed it.
+    /// The author's identity: what decides who may delete it.
+    pub author_id: IdentityId,
+    /// The author's display name when they sent it.
     pub author: DisplayName,
     pub text: MessageText,
     /// When the server accepted it.
@@ -270,6 +305,14 @@ pub struct ChannelSummary {
 pub struct ChannelHistory {
     pub channel: ChannelName,
     pub messages: Vec<Message>,
+}
+
+/// A page of stored messages older than those shown, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OlderMessages {
+    pub messages: Vec<Message>,
+    /// Whether the channel has messages older than these.
+    pub more: bool,
 }
 
 #[cfg(test)]

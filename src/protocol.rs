@@ -6,7 +6,7 @@
 //! checks of [`crate::model`] and answers a bad one with an
 //! [`ServerEvent::Error`], never by closing the connection.
 
-use crate::model::{ChannelName, ChannelSummary, DisplayName, ErrorCode, Message, Refusal, Seq};
+use crate::model::{ChannelName, ChannelSummary, ErrorCode, Identity, Message, Refusal, Seq};
 use serde::{Deserialize, Serialize};
 
 /// A frame from a client to the server.
@@ -29,9 +29,10 @@ pub enum ClientFrame {
     /// Stop following the channel joined.
     Leave,
     /// Post a message. Needs a claimed display name (the identity cookie).
-    /// `client_id`, if given, comes back in the resulting
-    /// [`ServerEvent::Message`] or [`ServerEvent::Error`] so the sender can
-    /// match it to what it sent.
+    /// `client_id`, if given, comes back to this socket only, in the
+    /// [`ServerEvent::Ack`] or [`ServerEvent::Error`] that answers it, so
+    /// the sender can match it to what it sent; a repeat of a `client_id`
+    /// this identity already used in the channel is stored once.
     Send {
         channel: String,
         text: String,
@@ -40,10 +41,13 @@ pub enum ClientFrame {
     },
     /// Delete one of one's own messages.
     Delete { channel: String, seq: Seq },
+    /// Asks for a [`ServerEvent::Pong`]: how a browser, which cannot see
+    /// WebSocket pings, learns that its link is alive.
+    Ping,
 }
 
 /// A position in a channel's event stream: the `seq` of the last event a
-/// client has seen, in the server run `epoch` (see [`ServerEvent::Hello`]).
+/// client has seen, in the store `epoch` (see [`ServerEvent::Hello`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
     pub epoch: String,
@@ -60,12 +64,18 @@ pub struct Cursor {
 pub enum ServerEvent {
     /// First frame of every connection.
     Hello {
-        /// An id of this run of the server; it changes on every restart.
+        /// An id of the server's stored history: the same across restarts
+        /// on the same database, new with a new one.
         epoch: String,
-        /// The display name this connection writes as, if it has one.
-        name: Option<DisplayName>,
+        /// The identity this connection writes as, if it has one.
+        me: Option<Identity>,
         /// Every channel, by name.
         channels: Vec<ChannelSummary>,
+        /// The server closes a connection it has heard nothing from for
+        /// this long (it pings every third of it); a client should send
+        /// `ping` more often, and take a link that has been silent this
+        /// long for dead.
+        idle_timeout_ms: u64,
     },
     /// A channel was created (by anyone).
     ChannelCreated { channel: ChannelSummary },
@@ -85,8 +95,6 @@ pub enum ServerEvent {
     Message {
         channel: ChannelName,
         message: Message,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        client_id: Option<String>,
     },
     /// A message of the joined channel (number `message_seq`) was
     /// deleted by its author; `seq` is this event's own number.
@@ -106,9 +114,15 @@ pub enum ServerEvent {
     Error {
         code: ErrorCode,
         message: String,
+        /// The refused send's `client_id`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// For a limit: wait this long before sending it again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
+    /// The answer to a `ping`.
+    Pong,
 }
 
 impl ServerEvent {
@@ -118,6 +132,7 @@ impl ServerEvent {
             code: refusal.code,
             message: refusal.message,
             client_id,
+            retry_after_ms: refusal.retry_after_ms,
         }
     }
 

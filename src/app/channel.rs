@@ -4,8 +4,8 @@
 //! the history from the `fetch_history` server function; once the socket
 //! has joined the channel, its live copy takes over.
 
-use super::state::{Chat, Delivery, Outgoing};
-use crate::api::{delete_message, fetch_history};
+use super::state::{Chat, Delivery, Older, Outgoing};
+use crate::api::{delete_message, fetch_history, older_messages};
 use crate::client::storage;
 use crate::model::{ChannelHistory, ChannelName, Message, MessageText, MAX_MESSAGE_CHARS};
 use chrono::{DateTime, Datelike, Local, TimeZone, Timelike, Utc};
@@ -20,10 +20,11 @@ pub fn ChannelPage() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let params = use_params_map();
     let raw = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    // The name as the server knows it (lowered); the raw one if invalid.
+    // The name as the server knows it (lowered). An invalid one is never
+    // echoed: it is whatever a crafted link put there.
     let title = move || {
-        let raw = raw.get();
-        ChannelName::parse(&raw).map_or(raw, |name| name.to_string())
+        ChannelName::parse(&raw.get())
+            .map_or_else(|_| "Not a channel".to_owned(), |name| name.to_string())
     };
     let history = Resource::new(
         move || (raw.get(), chat.reload.get()),
@@ -36,6 +37,7 @@ pub fn ChannelPage() -> impl IntoView {
             storage::set_channel(Some(&history.channel));
             if chat.open.get_untracked().as_ref() != Some(&history.channel) {
                 chat.live.set(None);
+                chat.older.set(Older::default());
                 chat.alert.set(None);
                 chat.open.set(Some(history.channel));
             }
@@ -46,7 +48,7 @@ pub fn ChannelPage() -> impl IntoView {
     on_cleanup(move || chat.open.set(None));
 
     view! {
-        <Title text=move || format!("#{} \u{b7} Flack", title())/>
+        <Title text=move || format!("#{}", title())/>
         <header class="channel-head">
             <h1>
                 <span class="hash" aria-hidden="true">
@@ -109,6 +111,16 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             })
         })
     };
+    let older = {
+        let channel = channel.clone();
+        Memo::new(move |_| {
+            chat.older.with(|older| {
+                (older.channel.as_ref() == Some(&channel))
+                    .then(|| older.clone())
+                    .unwrap_or_default()
+            })
+        })
+    };
     let log = NodeRef::<leptos::html::Div>::new();
     // Keep the newest message in view as messages arrive.
     Effect::new(move |_| {
@@ -118,11 +130,75 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             log.set_scroll_top(log.scroll_height());
         }
     });
+    let older_channel = channel.clone();
+    // Whether there may be stored messages before the first shown.
+    let may_have_older = move || {
+        let first = older
+            .with(|o| o.messages.first().map(|m| m.seq))
+            .or_else(|| messages.with(|m| m.first().map(|m| m.seq)));
+        !older.with(|o| o.complete) && first.is_some_and(|seq| seq > 1)
+    };
+    let loading = RwSignal::new(false);
+    let load_older = {
+        let channel = channel.clone();
+        move |_| {
+            if loading.get_untracked() {
+                return;
+            }
+            let Some(before) = older
+                .with_untracked(|o| o.messages.first().map(|m| m.seq))
+                .or_else(|| messages.with_untracked(|m| m.first().map(|m| m.seq)))
+            else {
+                return;
+            };
+            loading.set(true);
+            let channel = channel.clone();
+            spawn_local(async move {
+                let height = log.get_untracked().map(|l| l.scroll_height());
+                match older_messages(channel.to_string(), before).await {
+                    Ok(page) => {
+                        chat.older.update(|older| {
+                            if older.channel.as_ref() != Some(&channel) {
+                                *older = Older {
+                                    channel: Some(channel.clone()),
+                                    ..Older::default()
+                                };
+                            }
+                            let mut messages = page.messages;
+                            messages.append(&mut older.messages);
+                            older.messages = messages;
+                            older.complete = !page.more;
+                        });
+                        // Keep what was in view where it was.
+                        if let (Some(log), Some(before)) = (log.get_untracked(), height) {
+                            let grown = log.scroll_height() - before;
+                            log.set_scroll_top(log.scroll_top() + grown);
+                        }
+                    }
+                    Err(refusal) => chat.alert.set(Some(refusal.message)),
+                }
+                loading.set(false);
+            });
+        }
+    };
     view! {
+        <Show when=may_have_older>
+            <button
+                type="button"
+                class="load-older"
+                on:click=load_older.clone()
+                disabled=move || loading.get() || !chat.hydrated.get()
+            >
+                {move || if loading.get() { "Loading\u{2026}" } else { "Load older messages" }}
+            </button>
+        </Show>
         <div class="log" role="log" aria-label="Messages" node_ref=log>
             <Show when=move || messages.with(Vec::is_empty) && outgoing.with(Vec::is_empty)>
                 <p class="hint">"No messages yet. Say hello!"</p>
             </Show>
+            <For each=move || older.get().messages key=|message| message.seq let:message>
+                <MessageItem message channel=older_channel.clone()/>
+            </For>
             <For each=move || messages.get() key=|message| message.seq let:message>
                 <MessageItem message channel=channel.clone()/>
             </For>
@@ -212,8 +288,8 @@ fn short_day<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
 #[component]
 fn MessageItem(message: Message, channel: ChannelName) -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let author = message.author.clone();
-    let own = move || chat.name().is_some_and(|me| me.key() == author.key());
+    let author_id = message.author_id;
+    let own = move || chat.my_id() == Some(author_id);
     let at = message.sent_at;
     let seq = message.seq;
     let delete = move |_| {
@@ -273,7 +349,7 @@ fn OutgoingItem(outgoing: Outgoing) -> impl IntoView {
                         class="retry"
                         on:click={
                             let client_id = client_id.clone();
-                            move |_| chat.deliver(&client_id)
+                            move |_| chat.retry(&client_id)
                         }
                     >
                         "Retry"

@@ -1,31 +1,32 @@
 //! The display name: signing in again from storage, the first-visit
-//! prompt, and "Signed in as".
+//! prompt, "Signed in as" and "Sign out".
 
 use super::state::{Chat, Me};
-use crate::api::claim_name;
+use crate::api::{claim_name, sign_out};
 use crate::client::{socket, storage};
-use crate::model::{DisplayName, ErrorCode};
+use crate::model::{DisplayName, ErrorCode, Identity};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-/// Records a successful claim: remember the name, start the socket.
-fn signed_in(chat: Chat, name: DisplayName) {
-    storage::set_name(Some(&name));
-    chat.me.set(Me::Named(name));
+/// Records a successful claim: remember the name, start the socket (or
+/// connect it again as the new identity).
+fn signed_in(chat: Chat, me: Identity) {
+    storage::set_name(Some(&me.name));
+    chat.me.set(Me::Named(me));
     socket::start(chat);
 }
 
-/// Claims the current name again after the server forgot it (it
-/// restarted), then reconnects the socket so it writes as that name.
+/// Claims the current name again after the server forgot it (a new store,
+/// or it expired), then reconnects the socket so it writes as that name.
 pub fn reclaim(chat: Chat) {
-    let Me::Named(name) = chat.me.get_untracked() else {
+    let Me::Named(me) = chat.me.get_untracked() else {
         return;
     };
     spawn_local(async move {
-        match claim_name(name.to_string()).await {
-            Ok(name) => {
-                chat.me.set(Me::Named(name));
+        match claim_name(me.name.to_string()).await {
+            Ok(me) => {
+                chat.me.set(Me::Named(me));
                 socket::reconnect();
             }
             Err(refusal) => chat.me.set(Me::Anonymous {
@@ -45,7 +46,7 @@ pub fn sign_in_from_storage(chat: Chat) {
         };
         spawn_local(async move {
             match claim_name(remembered.clone()).await {
-                Ok(name) => signed_in(chat, name),
+                Ok(me) => signed_in(chat, me),
                 Err(refusal) => {
                     let problem = if refusal.code == ErrorCode::NameTaken {
                         format!(
@@ -88,9 +89,9 @@ pub fn NamePrompt() -> impl IntoView {
         busy.set(true);
         spawn_local(async move {
             match claim_name(name.to_string()).await {
-                Ok(name) => {
+                Ok(me) => {
                     problem.set(None);
-                    signed_in(chat, name);
+                    signed_in(chat, me);
                 }
                 Err(refusal) => problem.set(Some(refusal.message)),
             }
@@ -133,18 +134,50 @@ pub fn NamePrompt() -> impl IntoView {
     }
 }
 
-/// "Signed in as" and the current name.
+/// "Signed in as", the current name, and "Sign out", which frees the
+/// name and asks for one again.
 #[component]
 pub fn SignedInAs() -> impl IntoView {
     let chat = expect_context::<Chat>();
+    let busy = RwSignal::new(false);
+    let leave = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        spawn_local(async move {
+            match sign_out().await {
+                Ok(()) => {
+                    storage::set_name(None);
+                    chat.outbox.set(Vec::new());
+                    chat.me.set(Me::Anonymous { problem: None });
+                    // Connected again without the cookie: reads only.
+                    socket::reconnect();
+                }
+                Err(refusal) => chat.alert.set(Some(refusal.message)),
+            }
+            busy.set(false);
+        });
+    };
     move || {
         chat.name().map(|name| {
             view! {
-                <section class="me" aria-label="Signed in as">
-                    <span class="me-label" aria-hidden="true">
-                        "Signed in as"
-                    </span>
-                    <strong class="me-name">{name.to_string()}</strong>
+                <section class="me">
+                    <div class="me-who" aria-label="Signed in as">
+                        <span class="me-label" aria-hidden="true">
+                            "Signed in as"
+                        </span>
+                        <strong class="me-name">{name.to_string()}</strong>
+                    </div>
+                    <button
+                        type="button"
+                        class="sign-out"
+                        title="Sign out: your name becomes free for anyone; your messages stay"
+                        on:click=leave
+                        disabled=busy
+                    >
+                        "Sign out"
+                    </button>
                 </section>
             }
         })

@@ -110,7 +110,7 @@ pub fn App() -> impl IntoView {
     identity::sign_in_from_storage(chat);
 
     view! {
-        <Title text="Flack"/>
+        <Title text="Flack" formatter=page_title/>
         <Meta name="description" content="Flack: a self-hosted chat"/>
         <Router>
             <div class="layout">
@@ -131,6 +131,39 @@ pub fn App() -> impl IntoView {
             <identity::NamePrompt/>
         </Router>
     }
+}
+
+/// The document title: a page's own title, then the app's name. Server
+/// rendering writes the title into the HTML unescaped (leptos_meta does
+/// not escape it), so there it is escaped here; in the browser it is set
+/// as text and stays as it is.
+fn page_title(text: String) -> String {
+    let title = if text == "Flack" {
+        text
+    } else {
+        format!("{text} \u{b7} Flack")
+    };
+    if cfg!(feature = "ssr") {
+        escape_html(&title)
+    } else {
+        title
+    }
+}
+
+/// Text made safe to put inside HTML, as text or in a quoted attribute.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// The `status` element: says when the app is offline or reconnecting.

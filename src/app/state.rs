@@ -9,10 +9,15 @@
 //! so the server replays exactly the gap. What the user sends goes through
 //! an outbox: pending until the server acknowledges it, sent again (with
 //! the same id, which the server stores once) after a reconnect, and
-//! failed, with a retry, if the server refuses it or never answers.
+//! failed, with a retry, if the server refuses it or never answers. The
+//! outbox sends one message at a time, in order, each once the one before
+//! is acknowledged; a refusal for going too fast waits as long as the
+//! server says and sends it again, so what was typed offline goes out at
+//! the pace the server allows.
 
 use crate::model::{
-    ChannelName, ChannelSummary, DisplayName, ErrorCode, Message, Seq, HISTORY_LIMIT,
+    ChannelName, ChannelSummary, DisplayName, ErrorCode, Identity, IdentityId, Message, Seq,
+    HISTORY_LIMIT,
 };
 use crate::protocol::{ClientFrame, Cursor, ServerEvent};
 use leptos::prelude::*;
@@ -25,8 +30,8 @@ pub enum Me {
     Unknown,
     /// No name: the prompt shows, with the reason if a claim failed.
     Anonymous { problem: Option<String> },
-    /// Signed in under this name.
-    Named(DisplayName),
+    /// Signed in as this identity.
+    Named(Identity),
 }
 
 /// The real-time connection, as the status element reports it.
@@ -69,6 +74,8 @@ pub struct Outgoing {
     pub delivery: Delivery,
     /// Bumped by every attempt, so a stale timeout does nothing.
     pub attempt: u32,
+    /// Sent on the open socket, and not answered yet.
+    pub in_flight: bool,
 }
 
 /// The shared UI state, provided as context by [`crate::app::App`].
@@ -95,9 +102,22 @@ pub struct Chat {
     /// channel (it does so once).
     pub returned: RwSignal<bool>,
     /// Bumped when the open page's server-rendered history is stale (the
-    /// server restarted, or a channel it lacked was created): the page
-    /// loads it again.
+    /// server's store changed, or a channel it lacked was created): the
+    /// page loads it again.
     pub reload: RwSignal<u64>,
+    /// Stored messages older than the live ones, loaded on request, of
+    /// the open channel; and whether there are more.
+    pub older: RwSignal<Older>,
+}
+
+/// The open channel's older messages, loaded by "Load older messages".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Older {
+    pub channel: Option<ChannelName>,
+    /// Oldest first; all older than the live messages.
+    pub messages: Vec<Message>,
+    /// Whether the start of the channel has been reached.
+    pub complete: bool,
 }
 
 impl Chat {
@@ -114,15 +134,24 @@ impl Chat {
             alert: RwSignal::new(None),
             returned: RwSignal::new(false),
             reload: RwSignal::new(0),
+            older: RwSignal::new(Older::default()),
         }
     }
 
     /// The signed-in name, if any (tracked).
     pub fn name(&self) -> Option<DisplayName> {
         match self.me.get() {
-            Me::Named(name) => Some(name),
+            Me::Named(me) => Some(me.name),
             _ => None,
         }
+    }
+
+    /// The signed-in identity's number, if any (tracked).
+    pub fn my_id(&self) -> Option<IdentityId> {
+        self.me.with(|me| match me {
+            Me::Named(me) => Some(me.id),
+            _ => None,
+        })
     }
 
     /// Sends a frame on the socket; `false` if it is not open.
@@ -159,7 +188,7 @@ impl Chat {
         });
     }
 
-    /// Queues a message and sends it if the socket is open. Returns its
+    /// Queues a message; it is sent when its turn comes. Returns its
     /// client id.
     pub fn submit(&self, channel: ChannelName, text: String) -> String {
         let client_id = new_client_id();
@@ -170,75 +199,113 @@ impl Chat {
                 text,
                 delivery: Delivery::Pending,
                 attempt: 0,
+                in_flight: false,
             })
         });
-        self.deliver(&client_id);
+        self.pump();
         client_id
     }
 
-    /// Tries (again) to deliver one outbox message, if the socket is open;
-    /// otherwise it waits, pending, for the next join.
-    pub fn deliver(&self, client_id: &str) {
-        let Some(entry) = self
-            .outbox
-            .with_untracked(|outbox| outbox.iter().find(|o| o.client_id == client_id).cloned())
-        else {
-            return;
-        };
+    /// Puts a failed message back in line (the Retry button).
+    pub fn retry(&self, client_id: &str) {
+        self.update_entry(client_id, |entry| {
+            entry.delivery = Delivery::Pending;
+            entry.in_flight = false;
+        });
+        self.pump();
+    }
+
+    /// Sends the oldest pending message, unless one is already waiting for
+    /// its answer or the socket is not open: one at a time, in order.
+    pub fn pump(&self) {
+        let next = self.outbox.with_untracked(|outbox| {
+            if outbox.iter().any(|o| o.in_flight) {
+                return None;
+            }
+            outbox
+                .iter()
+                .find(|o| o.delivery == Delivery::Pending)
+                .cloned()
+        });
+        let Some(entry) = next else { return };
         let frame = ClientFrame::Send {
             channel: entry.channel.to_string(),
             text: entry.text.clone(),
             client_id: Some(entry.client_id.clone()),
         };
-        let attempt = entry.attempt + 1;
-        self.set_delivery(client_id, Delivery::Pending, Some(attempt));
         if self.send(frame) {
-            crate::client::socket::expect_ack(*self, client_id.to_owned(), attempt);
+            let attempt = entry.attempt + 1;
+            self.update_entry(&entry.client_id, |o| {
+                o.attempt = attempt;
+                o.in_flight = true;
+            });
+            crate::client::socket::expect_ack(*self, entry.client_id, attempt);
         }
     }
 
-    /// Marks a pending message failed if `attempt` is still its latest
-    /// and it is still unacknowledged.
-    pub fn give_up(&self, client_id: &str, attempt: u32) {
-        let stale = self.outbox.with_untracked(|outbox| {
-            !outbox.iter().any(|o| {
-                o.client_id == client_id && o.attempt == attempt && o.delivery == Delivery::Pending
-            })
-        });
-        if !stale {
-            let reason = "The server did not confirm this message.".to_owned();
-            self.set_delivery(client_id, Delivery::Failed(reason), None);
-        }
-    }
-
-    fn set_delivery(&self, client_id: &str, delivery: Delivery, attempt: Option<u32>) {
+    /// The socket closed: nothing is in flight any more; what was sent
+    /// goes again (the server stores a repeat once) when it is back.
+    pub fn link_lost(&self) {
         self.outbox.update(|outbox| {
-            if let Some(entry) = outbox.iter_mut().find(|o| o.client_id == client_id) {
-                entry.delivery = delivery;
-                if let Some(attempt) = attempt {
-                    entry.attempt = attempt;
-                }
+            for entry in outbox.iter_mut() {
+                entry.in_flight = false;
             }
         });
     }
 
-    /// Sends every pending message of a channel just joined.
-    fn flush(&self, channel: &ChannelName) {
-        let pending: Vec<String> = self.outbox.with_untracked(|outbox| {
+    /// Marks a message failed if `attempt` is still its latest and it is
+    /// still unacknowledged; the next one goes.
+    pub fn give_up(&self, client_id: &str, attempt: u32) {
+        let current = self.outbox.with_untracked(|outbox| {
             outbox
                 .iter()
-                .filter(|o| &o.channel == channel && o.delivery == Delivery::Pending)
-                .map(|o| o.client_id.clone())
-                .collect()
+                .any(|o| o.client_id == client_id && o.attempt == attempt && o.in_flight)
         });
-        for client_id in pending {
-            self.deliver(&client_id);
+        if current {
+            let reason = "The server did not confirm this message.".to_owned();
+            self.update_entry(client_id, |o| {
+                o.delivery = Delivery::Failed(reason);
+                o.in_flight = false;
+            });
+            self.pump();
         }
+    }
+
+    fn update_entry(&self, client_id: &str, change: impl FnOnce(&mut Outgoing)) {
+        self.outbox.update(|outbox| {
+            if let Some(entry) = outbox.iter_mut().find(|o| o.client_id == client_id) {
+                change(entry);
+            }
+        });
     }
 
     fn acknowledged(&self, client_id: &str) {
         self.outbox
             .update(|outbox| outbox.retain(|o| o.client_id != client_id));
+        self.pump();
+    }
+
+    /// The server refused a send of ours.
+    fn refused(&self, client_id: &str, code: ErrorCode, message: String, retry_after_ms: Option<u64>) {
+        match code {
+            // Too fast: the same message again once the server allows.
+            ErrorCode::RateLimited => {
+                self.update_entry(client_id, |o| o.in_flight = false);
+                let chat = *self;
+                let wait = retry_after_ms.unwrap_or(1000).clamp(100, 60_000);
+                crate::client::socket::later(move || chat.pump(), wait);
+            }
+            // Not signed in: the name is being claimed again, after which
+            // the socket reconnects and the outbox goes on.
+            ErrorCode::NotSignedIn => self.update_entry(client_id, |o| o.in_flight = false),
+            _ => {
+                self.update_entry(client_id, |o| {
+                    o.delivery = Delivery::Failed(message);
+                    o.in_flight = false;
+                });
+                self.pump();
+            }
+        }
     }
 
     /// Applies one event from the server to the signals.
@@ -247,22 +314,26 @@ impl Chat {
             ServerEvent::Hello {
                 channels,
                 epoch,
-                name,
+                me,
+                idle_timeout_ms,
             } => {
+                crate::client::socket::set_idle_timeout(idle_timeout_ms);
                 self.channels.set(Some(channels));
-                let restarted = self
+                let new_store = self
                     .epoch
                     .get_untracked()
                     .is_some_and(|known| known != epoch);
                 self.epoch.set(Some(epoch));
-                if restarted {
-                    // Nothing held is known to the new run: load afresh.
+                if new_store {
+                    // Nothing held is known to the new store: load afresh.
                     self.live.set(None);
+                    self.older.set(Older::default());
                     self.reload.update(|n| *n += 1);
                 }
-                if name.is_none() && matches!(self.me.get_untracked(), Me::Named(_)) {
-                    // The server forgot us (it restarted): claim the name
-                    // again, then reconnect as its holder.
+                if me.is_none() && matches!(self.me.get_untracked(), Me::Named(_)) {
+                    // The server does not know us (a new store, or we were
+                    // idle too long): claim the name again, then reconnect
+                    // as its holder.
                     super::identity::reclaim(*self);
                 }
             }
@@ -284,18 +355,11 @@ impl Chat {
                         seq,
                         messages,
                     }));
-                    self.flush(&channel);
                 }
+                self.pump();
             }
-            ServerEvent::Resumed { channel, .. } => self.flush(&channel),
-            ServerEvent::Message {
-                channel,
-                message,
-                client_id,
-            } => {
-                if let Some(client_id) = client_id {
-                    self.acknowledged(&client_id);
-                }
+            ServerEvent::Resumed { .. } => self.pump(),
+            ServerEvent::Message { channel, message } => {
                 let seq = message.seq;
                 self.on_event(&channel, seq, |messages| push_in_order(messages, message));
             }
@@ -303,23 +367,21 @@ impl Chat {
                 channel,
                 seq,
                 message_seq,
-            } => self.on_event(&channel, seq, |messages| {
-                messages.retain(|m| m.seq != message_seq)
-            }),
+            } => {
+                self.older.update(|older| older.messages.retain(|m| m.seq != message_seq));
+                self.on_event(&channel, seq, |messages| {
+                    messages.retain(|m| m.seq != message_seq)
+                })
+            }
             ServerEvent::Ack { client_id, .. } => self.acknowledged(&client_id),
-            // Not signed in: the name is being claimed again, after which
-            // the outbox is sent again; the message stays pending.
             ServerEvent::Error {
-                code: ErrorCode::NotSignedIn,
-                client_id: Some(_),
-                ..
-            } => {}
-            ServerEvent::Error {
+                code,
                 message,
                 client_id: Some(client_id),
-                ..
-            } => self.set_delivery(&client_id, Delivery::Failed(message), None),
+                retry_after_ms,
+            } => self.refused(&client_id, code, message, retry_after_ms),
             ServerEvent::Error { message, .. } => self.alert.set(Some(message)),
+            ServerEvent::Pong => {}
         }
     }
 
@@ -402,6 +464,7 @@ mod tests {
     fn message(seq: u64) -> Message {
         Message {
             seq,
+            author_id: 1,
             author: DisplayName::parse("ada").unwrap(),
             text: MessageText::parse("hi").unwrap(),
             sent_at: Utc::now(),
@@ -448,7 +511,6 @@ mod tests {
             let event = |seq| ServerEvent::Message {
                 channel: general.clone(),
                 message: message(seq),
-                client_id: None,
             };
             chat.apply(event(3));
             chat.apply(event(3));

@@ -31,6 +31,10 @@ pub mod socket {
     pub fn expect_ack(_: Chat, _: String, _: u32) {}
 
     pub fn reconnect() {}
+
+    pub fn set_idle_timeout(_: u64) {}
+
+    pub fn later(_: impl FnOnce() + 'static, _: u64) {}
 }
 
 /// Distinct numbers (the browser's are random; here nothing needs more).

@@ -5,6 +5,12 @@
 //! when the socket closes it reconnects by itself (exponential backoff with
 //! jitter, at once when the network comes back or the tab becomes visible)
 //! and joins the open channel again. There is never more than one socket.
+//!
+//! A link can die without a close (a laptop lid, a dropped route): the
+//! browser hides WebSocket pings from pages, so the tab sends a `ping`
+//! frame every third of the server's idle timeout, and takes a link that
+//! has been silent for the whole timeout for dead: it says so, closes it
+//! and connects again.
 
 use crate::app::state::{Chat, Connection};
 use crate::protocol::{ClientFrame, ServerEvent};
@@ -39,6 +45,12 @@ impl Link {
 struct Driver {
     chat: Chat,
     link: Option<Link>,
+    /// When the open link last brought anything, and when it last had a
+    /// ping sent (ms since the epoch).
+    heard_at: f64,
+    pinged_at: f64,
+    /// The server's idle timeout, from its hello.
+    idle_timeout_ms: f64,
     /// Failed attempts since the last successful open.
     attempt: u32,
     /// Bumped by every attempt, so that a stale scheduled retry does nothing.
@@ -49,7 +61,8 @@ thread_local! {
     static DRIVER: RefCell<Option<Driver>> = const { RefCell::new(None) };
 }
 
-/// Starts the socket for this tab; later calls do nothing.
+/// Starts the socket for this tab; a later call (a new identity) connects
+/// it again, with the new cookie.
 pub fn start(chat: Chat) {
     let first = DRIVER.with_borrow_mut(|driver| {
         if driver.is_some() {
@@ -58,13 +71,16 @@ pub fn start(chat: Chat) {
         *driver = Some(Driver {
             chat,
             link: None,
+            heard_at: js_sys::Date::now(),
+            pinged_at: js_sys::Date::now(),
+            idle_timeout_ms: 60_000.0,
             attempt: 0,
             generation: 0,
         });
         true
     });
     if !first {
-        return;
+        return reconnect();
     }
     // Follow whichever channel is open.
     Effect::new(move |_| {
@@ -91,7 +107,59 @@ pub fn start(chat: Chat) {
             connect_now();
         }
     });
+    set_interval(watch_link, Duration::from_secs(1));
     connect();
+}
+
+/// Once a second: pings an open link that has been quiet, and drops one
+/// that has been silent for the idle timeout.
+fn watch_link() {
+    let now = js_sys::Date::now();
+    let (ping, dead) = DRIVER.with_borrow_mut(|driver| {
+        let Some(d) = driver.as_mut() else {
+            return (false, None);
+        };
+        let Some(link) = d.link.as_ref().filter(|l| l.socket.ready_state() == WebSocket::OPEN)
+        else {
+            return (false, None);
+        };
+        if now - d.heard_at >= d.idle_timeout_ms {
+            return (false, Some(link.socket.clone()));
+        }
+        let ping = now - d.pinged_at >= d.idle_timeout_ms / 3.0;
+        if ping {
+            d.pinged_at = now;
+        }
+        (ping, None)
+    });
+    if let Some(socket) = dead {
+        leptos::logging::warn!("the connection went silent; reconnecting");
+        // Closing a dead link may take long to be confirmed: let go of it
+        // now, as if it had closed.
+        let link = DRIVER.with_borrow_mut(|driver| driver.as_mut().and_then(|d| d.link.take()));
+        if let Some(link) = link {
+            link.detach();
+            let _ = socket.close();
+            set_timeout(move || drop(link), Duration::ZERO);
+        }
+        lost();
+    } else if ping {
+        send(&ClientFrame::Ping);
+    }
+}
+
+/// The server's idle timeout, from its hello.
+pub fn set_idle_timeout(ms: u64) {
+    DRIVER.with_borrow_mut(|driver| {
+        if let Some(d) = driver.as_mut() {
+            d.idle_timeout_ms = (ms as f64).max(3_000.0);
+        }
+    });
+}
+
+/// Runs `f` after `ms` milliseconds.
+pub fn later(f: impl FnOnce() + 'static, ms: u64) {
+    set_timeout(f, Duration::from_millis(ms));
 }
 
 /// How long a sent message may wait for the server's acknowledgement
@@ -171,6 +239,8 @@ fn connect() {
         DRIVER.with_borrow_mut(|driver| {
             if let Some(d) = driver.as_mut() {
                 d.attempt = 0;
+                d.heard_at = js_sys::Date::now();
+                d.pinged_at = d.heard_at;
             }
         });
         chat.connection.set(Connection::Online);
@@ -181,6 +251,11 @@ fn connect() {
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        DRIVER.with_borrow_mut(|driver| {
+            if let Some(d) = driver.as_mut() {
+                d.heard_at = js_sys::Date::now();
+            }
+        });
         if let Some(text) = event.data().as_string() {
             match serde_json::from_str::<ServerEvent>(&text) {
                 Ok(event) => chat.apply(event),
@@ -195,13 +270,7 @@ fn connect() {
             // This callback belongs to the link: drop it after returning.
             set_timeout(move || drop(link), Duration::ZERO);
         }
-        let online = window().navigator().on_line();
-        chat.connection.set(if online {
-            Connection::Reconnecting
-        } else {
-            Connection::Offline
-        });
-        schedule_retry();
+        lost();
     });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -216,6 +285,21 @@ fn connect() {
             });
         }
     });
+}
+
+/// The link is gone: say so, and try again.
+fn lost() {
+    let Some(chat) = DRIVER.with_borrow(|driver| driver.as_ref().map(|d| d.chat)) else {
+        return;
+    };
+    chat.link_lost();
+    let online = window().navigator().on_line();
+    chat.connection.set(if online {
+        Connection::Reconnecting
+    } else {
+        Connection::Offline
+    });
+    schedule_retry();
 }
 
 /// Tries again after an exponential, jittered delay.

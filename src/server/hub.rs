@@ -1,27 +1,33 @@
 //! The hub: every channel, its recent messages and its fan-out.
 //!
 //! This is the one interface the rest of the server uses for channel state
-//! (server functions and sockets alike). Persistence, unread counts and a
-//! Redis relay between instances belong behind these methods, so callers
-//! need not change when they come.
+//! (server functions and sockets alike). What must outlive the process is
+//! written through the [`Store`]; the hub keeps the live parts in memory.
 //!
 //! Each channel keeps a ring of at most [`HISTORY_LIMIT`] messages, a log
 //! of its last [`HISTORY_LIMIT`] events (messages and deletions, numbered
 //! by one per-channel sequence) for clients that reconnect, and a
-//! `broadcast` sender. Every event is serialized to JSON once, under the
-//! channel's lock (so subscribers see events in sequence order), and the
-//! bytes are fanned out and logged: a clone is a reference count.
+//! `broadcast` sender. An event is numbered and serialized once, under the
+//! channel's lock, and queued to the store in that order; once committed,
+//! the store's writer runs its completion, which logs and fans out the
+//! bytes (a clone is a reference count) and answers the writer. So nothing
+//! is acknowledged or broadcast before it is on disk, and subscribers see
+//! events in sequence order.
 
+use super::store::{ChannelId, Loaded, Store, StoreError, Write};
 use crate::model::{
-    ChannelHistory, ChannelName, ChannelSummary, DisplayName, ErrorCode, Message, MessageText,
-    Refusal, Seq, HISTORY_LIMIT,
+    ChannelHistory, ChannelName, ChannelSummary, ErrorCode, Identity, IdentityId, Message,
+    MessageText, OlderMessages, Refusal, Seq, HISTORY_LIMIT, OLDER_PAGE,
 };
 use crate::protocol::{Cursor, ServerEvent};
 use axum::extract::ws::Utf8Bytes;
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use tokio::sync::broadcast;
+use std::task::{Context, Poll};
+use tokio::sync::{broadcast, oneshot};
 
 /// One serialized [`ServerEvent`], shared by every receiver.
 pub type Frame = Utf8Bytes;
@@ -40,12 +46,19 @@ pub struct HubLimits {
 pub struct Hub {
     epoch: String,
     limits: HubLimits,
-    channels: RwLock<BTreeMap<ChannelName, Arc<Channel>>>,
+    store: Arc<dyn Store>,
+    channels: Arc<RwLock<Channels>>,
     /// Channel-list events, for every connection.
     directory: broadcast::Sender<Frame>,
 }
 
+struct Channels {
+    by_name: BTreeMap<ChannelName, Arc<Channel>>,
+    next_id: ChannelId,
+}
+
 struct Channel {
+    id: ChannelId,
     summary: ChannelSummary,
     state: Mutex<ChannelState>,
     fanout: broadcast::Sender<Frame>,
@@ -60,24 +73,25 @@ struct ChannelState {
     /// The last events, oldest first, as sent; never more than
     /// [`HISTORY_LIMIT`].
     log: VecDeque<(Seq, Frame)>,
-    /// The number of the last event.
+    /// The number of the last event committed and announced.
     last_seq: Seq,
-    /// Accepted sends by (author key, client id), and their order.
-    client_ids: HashMap<(String, String), Seq>,
-    client_id_order: VecDeque<(String, String)>,
+    /// The number of the last event numbered (it may be on its way to the
+    /// disk).
+    numbered: Seq,
+    /// Accepted sends by (author, client id), and their order.
+    client_ids: HashMap<(IdentityId, String), Seq>,
+    client_id_order: VecDeque<(IdentityId, String)>,
 }
 
 impl ChannelState {
-    /// The number the next event gets.
-    fn next_seq(&self) -> Seq {
-        self.last_seq + 1
+    fn number(&mut self) -> Seq {
+        self.numbered += 1;
+        self.numbered
     }
 
-    /// Logs and fans out the event numbered [`Self::next_seq`].
-    fn emit(&mut self, fanout: &broadcast::Sender<Frame>, event: &ServerEvent) {
-        self.last_seq += 1;
-        let seq = self.last_seq;
-        let frame: Frame = event.to_json().into();
+    /// Logs and fans out the committed event `seq`.
+    fn announce(&mut self, fanout: &broadcast::Sender<Frame>, seq: Seq, frame: Frame) {
+        self.last_seq = seq;
         if self.log.len() == HISTORY_LIMIT {
             self.log.pop_front();
         }
@@ -86,7 +100,15 @@ impl ChannelState {
         let _ = fanout.send(frame);
     }
 
-    fn remember_client_id(&mut self, key: (String, String), seq: Seq) {
+    /// Event `seq` could not be stored: it never happens. Clients that
+    /// hold an earlier cursor cannot be replayed across the hole, so the
+    /// log starts again after it.
+    fn skip(&mut self, seq: Seq) {
+        self.last_seq = seq;
+        self.log.clear();
+    }
+
+    fn remember_client_id(&mut self, key: (IdentityId, String), seq: Seq) {
         if self.client_id_order.len() == REMEMBERED_CLIENT_IDS {
             if let Some(old) = self.client_id_order.pop_front() {
                 self.client_ids.remove(&old);
@@ -113,22 +135,40 @@ pub struct Subscription {
     pub events: broadcast::Receiver<Frame>,
 }
 
-/// The outcome of an accepted send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Posted {
-    /// Stored and fanned out.
-    New(Message),
-    /// A repeat of a `client_id` already accepted: stored once, as `seq`.
-    Repeat { seq: Seq },
+/// The answer to a write, once it is on disk (or could not be stored).
+pub struct Pending<T>(oneshot::Receiver<Result<T, Refusal>>);
+
+impl<T> Pending<T> {
+    pub(crate) fn channel() -> (oneshot::Sender<Result<T, Refusal>>, Self) {
+        let (tx, rx) = oneshot::channel();
+        (tx, Pending(rx))
+    }
+
+    /// Already answered.
+    pub fn ready(result: Result<T, Refusal>) -> Self {
+        let (tx, pending) = Self::channel();
+        let _ = tx.send(result);
+        pending
+    }
 }
 
-impl Posted {
-    pub fn seq(&self) -> Seq {
-        match self {
-            Posted::New(message) => message.seq,
-            Posted::Repeat { seq } => *seq,
-        }
+impl<T> Future for Pending<T> {
+    type Output = Result<T, Refusal>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or_else(|_| Err(not_stored(&StoreError("the store stopped".into())))))
     }
+}
+
+/// The refusal for a write the store could not make.
+pub fn not_stored(err: &StoreError) -> Refusal {
+    tracing::error!(cause = %err, "a write was not stored");
+    Refusal::new(
+        ErrorCode::Internal,
+        "The server could not store that; nothing changed. Please try again.",
+    )
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -146,18 +186,58 @@ fn unknown_channel(name: &ChannelName) -> Refusal {
     )
 }
 
+fn unknown_message(name: &ChannelName, seq: Seq) -> Refusal {
+    Refusal::new(
+        ErrorCode::UnknownMessage,
+        format!("Message {seq} is not in \u{201c}{name}\u{201d} (any more)."),
+    )
+}
+
 impl Hub {
-    /// An empty hub; `epoch` names this run of the server.
-    pub fn new(epoch: String, limits: HubLimits) -> Self {
+    /// The hub over a store, with what the store holds.
+    pub fn open(store: Arc<dyn Store>, limits: HubLimits, loaded: &Loaded) -> Self {
         let (directory, _) = broadcast::channel(limits.fanout_capacity.max(1));
+        let mut by_name = BTreeMap::new();
+        let mut next_id = 1;
+        for stored in &loaded.channels {
+            next_id = next_id.max(stored.id + 1);
+            let log = stored
+                .log
+                .iter()
+                .map(|(seq, event)| (*seq, Frame::from(event.to_json())))
+                .collect();
+            let mut state = ChannelState {
+                ring: stored.recent.iter().cloned().collect(),
+                log,
+                last_seq: stored.last_seq,
+                numbered: stored.last_seq,
+                client_ids: HashMap::new(),
+                client_id_order: VecDeque::new(),
+            };
+            for (author, client_id, seq) in &stored.client_ids {
+                state.remember_client_id((*author, client_id.clone()), *seq);
+            }
+            let (fanout, _) = broadcast::channel(limits.fanout_capacity.max(1));
+            by_name.insert(
+                stored.summary.name.clone(),
+                Arc::new(Channel {
+                    id: stored.id,
+                    summary: stored.summary.clone(),
+                    state: Mutex::new(state),
+                    fanout,
+                }),
+            );
+        }
         Hub {
-            epoch,
+            epoch: loaded.epoch.clone(),
             limits,
-            channels: RwLock::new(BTreeMap::new()),
+            store,
+            channels: Arc::new(RwLock::new(Channels { by_name, next_id })),
             directory,
         }
     }
 
+    /// The store's epoch: cursors of another are not trusted.
     pub fn epoch(&self) -> &str {
         &self.epoch
     }
@@ -165,7 +245,7 @@ impl Hub {
     /// Every channel, sorted by name.
     pub fn channels(&self) -> Vec<ChannelSummary> {
         let channels = self.channels.read().unwrap_or_else(|p| p.into_inner());
-        channels.values().map(|c| c.summary.clone()).collect()
+        channels.by_name.values().map(|c| c.summary.clone()).collect()
     }
 
     /// Channel-list events ([`ServerEvent::ChannelCreated`]).
@@ -173,57 +253,87 @@ impl Hub {
         self.directory.subscribe()
     }
 
-    /// Creates a channel, announcing it to every connection. Refused if the
-    /// name is taken (names are lowered, so case-insensitively) or the hub
-    /// is full.
-    pub fn create_channel(&self, name: ChannelName) -> Result<ChannelSummary, Refusal> {
+    /// Creates a channel, announcing it to every connection once stored.
+    /// Refused if the name is taken (names are lowered, so
+    /// case-insensitively) or the hub is full.
+    pub fn create_channel(&self, name: ChannelName) -> Pending<ChannelSummary> {
         let mut channels = self.channels.write().unwrap_or_else(|p| p.into_inner());
-        if channels.contains_key(&name) {
-            return Err(Refusal::new(
+        if channels.by_name.contains_key(&name) {
+            return Pending::ready(Err(Refusal::new(
                 ErrorCode::ChannelTaken,
                 format!("A channel named \u{201c}{name}\u{201d} already exists."),
-            ));
+            )));
         }
-        if channels.len() >= self.limits.max_channels {
-            return Err(Refusal::new(
+        if channels.by_name.len() >= self.limits.max_channels {
+            return Pending::ready(Err(Refusal::new(
                 ErrorCode::TooManyChannels,
                 format!(
                     "This server holds its maximum of {} channels.",
                     self.limits.max_channels
                 ),
-            ));
+            )));
         }
         let summary = ChannelSummary {
             name: name.clone(),
-            created_at: Utc::now(),
+            created_at: Utc::now().trunc_subsecs(3),
         };
+        let id = channels.next_id;
+        channels.next_id += 1;
         let (fanout, _) = broadcast::channel(self.limits.fanout_capacity.max(1));
-        channels.insert(
-            name,
-            Arc::new(Channel {
-                summary: summary.clone(),
-                state: Mutex::new(ChannelState {
-                    ring: VecDeque::with_capacity(HISTORY_LIMIT),
-                    log: VecDeque::with_capacity(HISTORY_LIMIT),
-                    last_seq: 0,
-                    client_ids: HashMap::new(),
-                    client_id_order: VecDeque::new(),
-                }),
-                fanout,
+        // In the map at once, so that sends to it queue behind its
+        // creation; announced once stored.
+        let channel = Arc::new(Channel {
+            id,
+            summary: summary.clone(),
+            state: Mutex::new(ChannelState {
+                ring: VecDeque::with_capacity(HISTORY_LIMIT),
+                log: VecDeque::with_capacity(HISTORY_LIMIT),
+                last_seq: 0,
+                numbered: 0,
+                client_ids: HashMap::new(),
+                client_id_order: VecDeque::new(),
+            }),
+            fanout,
+        });
+        channels.by_name.insert(name.clone(), channel);
+        let (answer, pending) = Pending::channel();
+        let directory = self.directory.clone();
+        let frame: Frame = ServerEvent::ChannelCreated {
+            channel: summary.clone(),
+        }
+        .to_json()
+        .into();
+        let all = Arc::clone(&self.channels);
+        // Queued under the lock: sends to the channel queue behind it.
+        self.store.write(
+            Write::CreateChannel {
+                id,
+                name: summary.name.clone(),
+                created_at: summary.created_at,
+            },
+            Box::new(move |stored| match stored {
+                Ok(()) => {
+                    let _ = directory.send(frame);
+                    let _ = answer.send(Ok(summary));
+                }
+                Err(err) => {
+                    // Never created: the name is free again.
+                    let mut channels = all.write().unwrap_or_else(|p| p.into_inner());
+                    if channels.by_name.get(&name).is_some_and(|c| c.id == id) {
+                        channels.by_name.remove(&name);
+                    }
+                    drop(channels);
+                    let _ = answer.send(Err(not_stored(&err)));
+                }
             }),
         );
-        // Sent under the write lock, so a connection that lists the
-        // channels and then subscribes cannot miss or double a channel.
-        let event = ServerEvent::ChannelCreated {
-            channel: summary.clone(),
-        };
-        let _ = self.directory.send(event.to_json().into());
-        Ok(summary)
+        pending
     }
 
     fn channel(&self, name: &ChannelName) -> Result<Arc<Channel>, Refusal> {
         let channels = self.channels.read().unwrap_or_else(|p| p.into_inner());
         channels
+            .by_name
             .get(name)
             .cloned()
             .ok_or_else(|| unknown_channel(name))
@@ -239,9 +349,19 @@ impl Hub {
         })
     }
 
+    /// A page of the stored messages numbered below `before`.
+    pub fn older(&self, name: &ChannelName, before: Seq) -> Result<OlderMessages, Refusal> {
+        let channel = self.channel(name)?;
+        let (messages, more) = self
+            .store
+            .older(channel.id, before, OLDER_PAGE)
+            .map_err(|err| not_stored(&err))?;
+        Ok(OlderMessages { messages, more })
+    }
+
     /// Subscribes to a channel. The catch-up and the subscription are taken
     /// under the channel's lock, so the events that follow are exactly
-    /// those after it. With a cursor of this run that the log still
+    /// those after it. With a cursor of this store that the log still
     /// covers, the catch-up is a replay of the missed events; otherwise a
     /// snapshot.
     pub fn join(
@@ -281,73 +401,176 @@ impl Hub {
         })
     }
 
-    /// Stores a message as the channel's next event and fans it out. The
-    /// oldest message goes once the channel holds more than
-    /// [`HISTORY_LIMIT`]. A repeat of a `client_id` this author already
-    /// used (a retried send) is not stored again.
+    /// Stores a message as the channel's next event and, once committed,
+    /// fans it out; the answer is its number. The oldest message leaves
+    /// the ring once the channel holds more than [`HISTORY_LIMIT`]. A
+    /// repeat of a `client_id` this author already used (a retried send)
+    /// is not stored again: its answer is the first one's number, once
+    /// that is stored.
     pub fn post(
         &self,
         name: &ChannelName,
-        author: DisplayName,
+        author: &Identity,
         text: MessageText,
         client_id: Option<String>,
-    ) -> Result<Posted, Refusal> {
-        let channel = self.channel(name)?;
-        let mut state = lock(&channel.state);
-        let id_key = client_id.as_ref().map(|id| (author.key(), id.clone()));
-        if let Some(seq) = id_key.as_ref().and_then(|key| state.client_ids.get(key)) {
-            return Ok(Posted::Repeat { seq: *seq });
-        }
-        let message = Message {
-            seq: state.next_seq(),
-            author,
-            text,
-            sent_at: Utc::now(),
+    ) -> Pending<Seq> {
+        let channel = match self.channel(name) {
+            Ok(channel) => channel,
+            Err(refusal) => return Pending::ready(Err(refusal)),
         };
-        let event = ServerEvent::Message {
+        let mut state = lock(&channel.state);
+        let id_key = client_id.as_ref().map(|id| (author.id, id.clone()));
+        if let Some(seq) = id_key.as_ref().and_then(|key| state.client_ids.get(key)) {
+            let seq = *seq;
+            if seq <= state.last_seq {
+                return Pending::ready(Ok(seq));
+            }
+            // Still on its way to the disk: answer once it is there.
+            let (answer, pending) = Pending::channel();
+            self.store.write(
+                Write::Barrier,
+                Box::new(move |stored| {
+                    let _ = answer.send(stored.map(|()| seq).map_err(|e| not_stored(&e)));
+                }),
+            );
+            return pending;
+        }
+        let seq = state.number();
+        let message = Message {
+            seq,
+            author_id: author.id,
+            author: author.name.clone(),
+            text,
+            sent_at: Utc::now().trunc_subsecs(3),
+        };
+        let frame: Frame = ServerEvent::Message {
             channel: name.clone(),
             message: message.clone(),
-            client_id,
-        };
-        state.emit(&channel.fanout, &event);
-        if state.ring.len() == HISTORY_LIMIT {
-            state.ring.pop_front();
         }
-        state.ring.push_back(message.clone());
+        .to_json()
+        .into();
         if let Some(key) = id_key {
-            state.remember_client_id(key, message.seq);
+            state.remember_client_id(key, seq);
         }
-        Ok(Posted::New(message))
+        let (answer, pending) = Pending::channel();
+        let committed = Arc::clone(&channel);
+        // Queued under the channel's lock: the store commits, and runs the
+        // completions, in sequence order.
+        self.store.write(
+            Write::Message {
+                channel: channel.id,
+                message: message.clone(),
+                client_id: client_id.clone(),
+            },
+            Box::new(move |stored| {
+                let mut state = lock(&committed.state);
+                match stored {
+                    Ok(()) => {
+                        // The sender's answer first, so its acknowledgement
+                        // tends to precede the message it gets with everyone.
+                        let _ = answer.send(Ok(seq));
+                        if state.ring.len() == HISTORY_LIMIT {
+                            state.ring.pop_front();
+                        }
+                        state.ring.push_back(message);
+                        state.announce(&committed.fanout, seq, frame);
+                    }
+                    Err(err) => {
+                        if let Some(client_id) = client_id {
+                            state.client_ids.remove(&(message.author_id, client_id));
+                        }
+                        state.skip(seq);
+                        drop(state);
+                        let _ = answer.send(Err(not_stored(&err)));
+                    }
+                }
+            }),
+        );
+        pending
     }
 
-    /// Deletes a message on behalf of `by`, who must be its author.
-    pub fn delete(&self, name: &ChannelName, seq: Seq, by: &DisplayName) -> Result<(), Refusal> {
+    /// Deletes a message on behalf of identity `by`, who must be its
+    /// author; older messages than the ring holds are looked up in the
+    /// store.
+    pub fn delete(&self, name: &ChannelName, seq: Seq, by: IdentityId) -> Pending<()> {
+        match self.start_delete(name, seq, by) {
+            Ok(pending) => pending,
+            Err(refusal) => Pending::ready(Err(refusal)),
+        }
+    }
+
+    fn start_delete(
+        &self,
+        name: &ChannelName,
+        seq: Seq,
+        by: IdentityId,
+    ) -> Result<Pending<()>, Refusal> {
         let channel = self.channel(name)?;
         let mut state = lock(&channel.state);
         // The ring is sorted by seq, so this is a binary search.
-        let index = state
-            .ring
-            .binary_search_by_key(&seq, |m| m.seq)
-            .map_err(|_| {
-                Refusal::new(
-                    ErrorCode::UnknownMessage,
-                    format!("Message {seq} is not in \u{201c}{name}\u{201d} (any more)."),
-                )
-            })?;
-        if state.ring[index].author.key() != by.key() {
-            return Err(Refusal::new(
-                ErrorCode::NotAuthor,
-                "You can delete only your own messages.",
-            ));
-        }
-        state.ring.remove(index);
-        let event = ServerEvent::Deleted {
-            channel: name.clone(),
-            seq: state.next_seq(),
-            message_seq: seq,
+        let removed = match state.ring.binary_search_by_key(&seq, |m| m.seq) {
+            Ok(index) => {
+                if state.ring[index].author_id != by {
+                    return Err(not_author());
+                }
+                state.ring.remove(index)
+            }
+            Err(_) if seq <= state.last_seq => {
+                let stored = self
+                    .store
+                    .author(channel.id, seq)
+                    .map_err(|err| not_stored(&err))?;
+                match stored {
+                    Some(stored) if !stored.deleted => {
+                        if stored.author_id != by {
+                            return Err(not_author());
+                        }
+                        None
+                    }
+                    _ => return Err(unknown_message(name, seq)),
+                }
+            }
+            Err(_) => return Err(unknown_message(name, seq)),
         };
-        state.emit(&channel.fanout, &event);
-        Ok(())
+        let event_seq = state.number();
+        let frame: Frame = ServerEvent::Deleted {
+            channel: name.clone(),
+            seq: event_seq,
+            message_seq: seq,
+        }
+        .to_json()
+        .into();
+        let (answer, pending) = Pending::channel();
+        let committed = Arc::clone(&channel);
+        self.store.write(
+            Write::Delete {
+                channel: channel.id,
+                seq,
+                event_seq,
+            },
+            Box::new(move |stored| {
+                let mut state = lock(&committed.state);
+                match stored {
+                    Ok(()) => {
+                        state.announce(&committed.fanout, event_seq, frame);
+                        drop(state);
+                        let _ = answer.send(Ok(()));
+                    }
+                    Err(err) => {
+                        // Not deleted after all: back where it was.
+                        if let Some(message) = removed {
+                            if let Err(at) = state.ring.binary_search_by_key(&seq, |m| m.seq) {
+                                state.ring.insert(at, message);
+                            }
+                        }
+                        state.skip(event_seq);
+                        drop(state);
+                        let _ = answer.send(Err(not_stored(&err)));
+                    }
+                }
+            }),
+        );
+        Ok(pending)
     }
 
     /// Events queued in a channel's fan-out for its slowest follower:
@@ -357,285 +580,9 @@ impl Hub {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hub() -> Hub {
-        Hub::new(
-            "test".into(),
-            HubLimits {
-                max_channels: 3,
-                fanout_capacity: 16,
-            },
-        )
-    }
-
-    fn name(s: &str) -> ChannelName {
-        ChannelName::parse(s).unwrap()
-    }
-
-    fn who(s: &str) -> DisplayName {
-        DisplayName::parse(s).unwrap()
-    }
-
-    fn text(s: &str) -> MessageText {
-        MessageText::parse(s).unwrap()
-    }
-
-    #[test]
-    fn duplicate_channel_names_are_refused_case_insensitively() {
-        let hub = hub();
-        hub.create_channel(name("general")).unwrap();
-        let err = hub.create_channel(name("General")).unwrap_err();
-        assert_eq!(err.code, ErrorCode::ChannelTaken);
-        assert_eq!(hub.channels().len(), 1);
-    }
-
-    #[test]
-    fn the_channel_count_is_capped() {
-        let hub = hub();
-        for n in ["a", "b", "c"] {
-            hub.create_channel(name(n)).unwrap();
-        }
-        let err = hub.create_channel(name("d")).unwrap_err();
-        assert_eq!(err.code, ErrorCode::TooManyChannels);
-        assert_eq!(hub.channels().len(), 3);
-    }
-
-    #[test]
-    fn channels_are_listed_by_name() {
-        let hub = hub();
-        hub.create_channel(name("zebra")).unwrap();
-        hub.create_channel(name("apple")).unwrap();
-        let names: Vec<_> = hub.channels().into_iter().map(|c| c.name).collect();
-        assert_eq!(names, vec![name("apple"), name("zebra")]);
-    }
-
-    /// Posts without a client id; the message stored.
-    fn post(hub: &Hub, channel: &ChannelName, author: &str, body: &str) -> Message {
-        match hub.post(channel, who(author), text(body), None).unwrap() {
-            Posted::New(message) => message,
-            repeat => panic!("unexpected {repeat:?}"),
-        }
-    }
-
-    fn events(sub: &mut Subscription) -> Vec<ServerEvent> {
-        std::iter::from_fn(|| sub.events.try_recv().ok())
-            .map(|frame| serde_json::from_str(frame.as_str()).unwrap())
-            .collect()
-    }
-
-    fn cursor(hub: &Hub, seq: Seq) -> Cursor {
-        Cursor {
-            epoch: hub.epoch().to_owned(),
-            seq,
-        }
-    }
-
-    #[test]
-    fn a_channel_keeps_only_its_last_hundred_messages() {
-        let hub = hub();
-        let general = name("general");
-        hub.create_channel(general.clone()).unwrap();
-        for i in 1..=150 {
-            post(&hub, &general, "ada", &format!("m{i}"));
-        }
-        let history = hub.history(&general).unwrap().messages;
-        assert_eq!(history.len(), HISTORY_LIMIT);
-        assert_eq!(history.first().unwrap().seq, 51);
-        assert_eq!(history.first().unwrap().text.as_str(), "m51");
-        assert_eq!(history.last().unwrap().seq, 150);
-    }
-
-    #[test]
-    fn sequence_numbers_increase_per_channel() {
-        let hub = hub();
-        hub.create_channel(name("a")).unwrap();
-        hub.create_channel(name("b")).unwrap();
-        let a1 = post(&hub, &name("a"), "x", "1");
-        let b1 = post(&hub, &name("b"), "x", "1");
-        let a2 = post(&hub, &name("a"), "x", "2");
-        assert_eq!((a1.seq, a2.seq, b1.seq), (1, 2, 1));
-    }
-
-    #[test]
-    fn subscribers_receive_events_in_sequence_order() {
-        let hub = hub();
-        let general = name("general");
-        hub.create_channel(general.clone()).unwrap();
-        post(&hub, &general, "ada", "before");
-        let mut sub = hub.join(&general, None).unwrap();
-        assert!(
-            matches!(sub.catchup, Catchup::Snapshot { ref messages, seq: 1 } if messages.len() == 1)
-        );
-        for i in 0..5 {
-            post(&hub, &general, "ada", &format!("after {i}"));
-        }
-        let seqs: Vec<_> = events(&mut sub)
-            .into_iter()
-            .map(|event| match event {
-                ServerEvent::Message { message, .. } => message.seq,
-                other => panic!("unexpected {other:?}"),
-            })
-            .collect();
-        assert_eq!(seqs, vec![2, 3, 4, 5, 6]);
-    }
-
-    #[test]
-    fn authors_can_delete_their_own_messages() {
-        let hub = hub();
-        let general = name("general");
-        hub.create_channel(general.clone()).unwrap();
-        let m = post(&hub, &general, "Ada", "oops");
-        let mut sub = hub.join(&general, None).unwrap();
-        hub.delete(&general, m.seq, &who("ada")).unwrap();
-        assert!(hub.history(&general).unwrap().messages.is_empty());
-        assert_eq!(
-            events(&mut sub),
-            vec![ServerEvent::Deleted {
-                channel: general,
-                seq: m.seq + 1,
-                message_seq: m.seq
-            }]
-        );
-    }
-
-    #[test]
-    fn deleting_someone_elses_message_is_refused() {
-        let hub = hub();
-        let general = name("general");
-        hub.create_channel(general.clone()).unwrap();
-        let m = post(&hub, &general, "ada", "mine");
-        let mut sub = hub.join(&general, None).unwrap();
-        let err = hub.delete(&general, m.seq, &who("mallory")).unwrap_err();
-        assert_eq!(err.code, ErrorCode::NotAuthor);
-        assert_eq!(hub.history(&general).unwrap().messages, vec![m]);
-        assert!(events(&mut sub).is_empty(), "nothing was announced");
-    }
-
-    #[test]
-    fn deleting_an_unknown_message_or_channel_is_refused() {
-        let hub = hub();
-        let general = name("general");
-        hub.create_channel(general.clone()).unwrap();
-        assert_eq!(
-            hub.delete(&general, 42, &who("ada")).unwrap_err().code,
-            ErrorCode::UnknownMessage
-        );
-        assert_eq!(
-            hub.post(&name("nowhere"), who("ada"), text("hi"), None)
-                .unwrap_err()
-                .code,
-            ErrorCode::UnknownChannel
-        );
-    }
-
-    #[test]
-    fn new_channels_are_announced() {
-        let hub = hub();
-        let mut directory = hub.subscribe_directory();
-        hub.create_channel(name("general")).unwrap();
-        let frame = directory.try_recv().unwrap();
-        assert!(matches!(
-            serde_json::from_str::<ServerEvent>(frame.as_str()).unwrap(),
-            ServerEvent::ChannelCreated { channel } if channel.name == name("general")
-        ));
-    }
-
-    #[test]
-    fn a_retried_send_is_stored_once() {
-        let hub = hub();
-        let general = name("general");
-        hub.create_channel(general.clone()).unwrap();
-        let send = |author: &str| {
-            hub.post(&general, who(author), text("once"), Some("c-1".into()))
-                .unwrap()
-        };
-        let first = send("ada");
-        assert!(matches!(first, Posted::New(_)));
-        assert_eq!(send("ada"), Posted::Repeat { seq: first.seq() });
-        assert_eq!(send("ADA"), Posted::Repeat { seq: first.seq() });
-        // The same id from someone else is their own message.
-        assert!(matches!(send("bob"), Posted::New(_)));
-        assert_eq!(hub.history(&general).unwrap().messages.len(), 2);
-    }
-
-    #[test]
-    fn a_join_with_a_recent_cursor_replays_exactly_the_missed_events() {
-        let hub = hub();
-        let general = name("general");
-        hub.create_channel(general.clone()).unwrap();
-        for i in 1..=10 {
-            post(&hub, &general, "ada", &format!("m{i}"));
-        }
-        hub.delete(&general, 9, &who("ada")).unwrap();
-        let sub = hub.join(&general, Some(&cursor(&hub, 7))).unwrap();
-        let Catchup::Replay { frames, seq } = sub.catchup else {
-            panic!("expected a replay");
-        };
-        assert_eq!(seq, 11);
-        let replayed: Vec<ServerEvent> = frames
-            .iter()
-            .map(|f| serde_json::from_str(f.as_str()).unwrap())
-            .collect();
-        assert_eq!(replayed.len(), 4, "m8, m9, m10 and the deletion of m9");
-        assert!(matches!(&replayed[0], ServerEvent::Message { message, .. } if message.seq == 8));
-        assert!(matches!(
-            &replayed[3],
-            ServerEvent::Deleted {
-                seq: 11,
-                message_seq: 9,
-                ..
-            }
-        ));
-
-        let up_to_date = hub.join(&general, Some(&cursor(&hub, 11))).unwrap();
-        assert!(
-            matches!(up_to_date.catchup, Catchup::Replay { ref frames, seq: 11 } if frames.is_empty())
-        );
-    }
-
-    #[test]
-    fn a_join_falls_back_to_a_snapshot_when_replay_cannot_be_exact() {
-        let hub = hub();
-        let general = name("general");
-        hub.create_channel(general.clone()).unwrap();
-        for i in 1..=150 {
-            post(&hub, &general, "ada", &format!("m{i}"));
-        }
-        // Event 50 is no longer logged: replaying from 49 would miss it.
-        let old = hub.join(&general, Some(&cursor(&hub, 49))).unwrap();
-        assert!(
-            matches!(old.catchup, Catchup::Snapshot { ref messages, seq: 150 } if messages.len() == 100)
-        );
-        // Event 51 is the oldest logged: replay from 50 is exact.
-        let edge = hub.join(&general, Some(&cursor(&hub, 50))).unwrap();
-        assert!(matches!(edge.catchup, Catchup::Replay { ref frames, .. } if frames.len() == 100));
-        // A cursor of another run, or from the future, is not trusted.
-        let other_run = Cursor {
-            epoch: "other".into(),
-            seq: 140,
-        };
-        let restarted = hub.join(&general, Some(&other_run)).unwrap();
-        assert!(matches!(restarted.catchup, Catchup::Snapshot { .. }));
-        let future = hub.join(&general, Some(&cursor(&hub, 999))).unwrap();
-        assert!(matches!(future.catchup, Catchup::Snapshot { .. }));
-    }
-
-    #[test]
-    fn the_fanout_queue_is_capped_for_a_follower_that_never_reads() {
-        let hub = hub();
-        let general = name("general");
-        hub.create_channel(general.clone()).unwrap();
-        let mut sleeper = hub.join(&general, None).unwrap();
-        for i in 0..100 {
-            post(&hub, &general, "ada", &format!("m{i}"));
-        }
-        assert_eq!(hub.queued(&general).unwrap(), 16, "the capacity, not 100");
-        assert!(matches!(
-            sleeper.events.try_recv(),
-            Err(broadcast::error::TryRecvError::Lagged(84))
-        ));
-    }
+fn not_author() -> Refusal {
+    Refusal::new(
+        ErrorCode::NotAuthor,
+        "You can delete only your own messages.",
+    )
 }

@@ -1,18 +1,34 @@
-//! Who is writing: display names bound to opaque random tokens.
+//! Who is writing: identities, their names and their tokens.
 //!
-//! A name alone proves nothing, so the first claim of a name issues a
-//! 256-bit random token and binds the name to it. The token travels only as
-//! an HttpOnly, SameSite cookie ([`TOKEN_COOKIE`]); page script never sees
-//! it. Names are unique case-insensitively. Bindings live for the run of
-//! the server; after a restart a returning browser simply claims its
-//! remembered name again.
+//! A name alone proves nothing, so the first claim of a name creates an
+//! identity: a stable number ([`IdentityId`]) that owns the name, and a
+//! 256-bit random token that proves it. The token travels only as an
+//! HttpOnly, SameSite cookie ([`TOKEN_COOKIE`]); page script never sees it,
+//! and the store keeps only its SHA-256 hash. Names are unique
+//! case-insensitively. Every write is authorized by the identity's number:
+//! a name released (by signing out, renaming or expiry) and claimed again
+//! by someone else is a new identity with no power over the old one's
+//! messages.
+//!
+//! Identities live in memory for quick checks and in the store, written
+//! through. Their number is capped, new claims are limited per address
+//! (see `limits`), and identities unused for a configurable time are
+//! removed.
 
-use crate::model::{DisplayName, ErrorCode, Refusal};
+use super::hub::{not_stored, Pending};
+use super::store::{StoredIdentity, Store, TokenHash, Write};
+use crate::model::{DisplayName, ErrorCode, Identity, IdentityId, Refusal};
+use chrono::{DateTime, SubsecRound, Utc};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// The cookie that carries the token.
 pub const TOKEN_COOKIE: &str = "flack_token";
+
+/// How often at most an identity's last use is written down.
+const TOUCH_EVERY: Duration = Duration::from_secs(3600);
 
 /// An opaque identity token: 64 lowercase hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -27,6 +43,11 @@ impl Token {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// What the store keeps of the token.
+    pub fn hash(&self) -> TokenHash {
+        Sha256::digest(self.0.as_bytes()).into()
     }
 
     /// A token as a client presented it. Anything that is not of the shape
@@ -46,120 +67,297 @@ impl Token {
     }
 }
 
-#[derive(Default)]
-struct Bindings {
-    name_of: HashMap<Token, DisplayName>,
-    /// Name key (lowercase) to the token that holds it.
-    holder_of: HashMap<String, Token>,
+struct Registry {
+    by_id: HashMap<IdentityId, StoredIdentity>,
+    by_hash: HashMap<TokenHash, IdentityId>,
+    /// Name key (lowercase) to the identity that holds it.
+    by_key: HashMap<String, IdentityId>,
+    next_id: IdentityId,
 }
 
-/// The name bindings of this server.
-#[derive(Default)]
+impl Registry {
+    fn insert(&mut self, identity: StoredIdentity) {
+        self.by_hash.insert(identity.token_hash, identity.id);
+        self.by_key.insert(identity.name.key(), identity.id);
+        self.by_id.insert(identity.id, identity);
+    }
+
+    fn remove(&mut self, id: IdentityId) -> Option<StoredIdentity> {
+        let identity = self.by_id.remove(&id)?;
+        self.by_hash.remove(&identity.token_hash);
+        if self.by_key.get(&identity.name.key()) == Some(&id) {
+            self.by_key.remove(&identity.name.key());
+        }
+        Some(identity)
+    }
+}
+
+/// The identities of this server.
 pub struct Identities {
-    bindings: Mutex<Bindings>,
+    store: Arc<dyn Store>,
+    registry: Mutex<Registry>,
+    max: usize,
+}
+
+/// What a claim did.
+enum Claimed {
+    /// The holder claimed its own name again.
+    Again(StoredIdentity),
+    /// A new identity, or a new name for one: to be stored; `previous` is
+    /// what to restore if that fails.
+    Changed {
+        identity: StoredIdentity,
+        previous: Option<StoredIdentity>,
+    },
+}
+
+fn public(identity: &StoredIdentity) -> Identity {
+    Identity {
+        id: identity.id,
+        name: identity.name.clone(),
+    }
 }
 
 impl Identities {
-    /// Claims `name` for the holder of `presented` (or for a new token).
+    /// The identities the store holds; at most `max` at a time.
+    pub fn new(
+        store: Arc<dyn Store>,
+        stored: Vec<StoredIdentity>,
+        next_id: IdentityId,
+        max: usize,
+    ) -> Self {
+        let mut registry = Registry {
+            by_id: HashMap::with_capacity(stored.len()),
+            by_hash: HashMap::with_capacity(stored.len()),
+            by_key: HashMap::with_capacity(stored.len()),
+            next_id,
+        };
+        for identity in stored {
+            registry.next_id = registry.next_id.max(identity.id + 1);
+            registry.insert(identity);
+        }
+        Identities {
+            store,
+            registry: Mutex::new(registry),
+            max,
+        }
+    }
+
+    fn registry(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many identities there are.
+    pub fn len(&self) -> usize {
+        self.registry().by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Claims `name` for the holder of `presented` (or for a new identity).
     ///
-    /// - The name is free: it is bound to the presented token if that is
-    ///   one we issued (releasing the token's previous name), or to a new
-    ///   token otherwise.
-    /// - The name is held by the presented token: nothing changes but the
-    ///   name's case, as typed now.
-    /// - The name is held by another token: refused.
-    pub fn claim(
+    /// - The name is held by the presented token's identity: nothing
+    ///   changes but the name's case, as typed now (a returning browser
+    ///   signs in this way).
+    /// - The name is held by another identity: refused.
+    /// - The name is free: the presented identity takes it (releasing its
+    ///   old name), or a new identity is made. Either must pass `admit`
+    ///   (the per-address limit) first.
+    ///
+    /// Answers once stored, with the token to set and who that is.
+    pub async fn claim(
         &self,
-        presented: Option<Token>,
+        presented: Option<&Token>,
         name: DisplayName,
-    ) -> Result<(Token, DisplayName), Refusal> {
-        let mut b = self.bindings.lock().unwrap_or_else(|p| p.into_inner());
+        admit: impl FnOnce() -> Result<(), Refusal>,
+    ) -> Result<(Token, Identity), Refusal> {
+        let (token, claimed) = self.decide(presented, name, admit)?;
+        let (identity, previous) = match claimed {
+            Claimed::Again(identity) => return Ok((token, public(&identity))),
+            Claimed::Changed { identity, previous } => (identity, previous),
+        };
+        let (answer, pending) = oneshot();
+        self.store.write(
+            Write::PutIdentity(identity.clone()),
+            Box::new(move |stored| {
+                let _ = answer.send(stored);
+            }),
+        );
+        match pending.await {
+            Ok(Ok(())) => Ok((token, public(&identity))),
+            result => {
+                // Not stored: undo, so the name is not held by nobody.
+                let mut registry = self.registry();
+                registry.remove(identity.id);
+                if let Some(previous) = previous {
+                    registry.insert(previous);
+                }
+                let err = match result {
+                    Ok(Err(err)) => err,
+                    _ => super::store::StoreError("the store stopped".into()),
+                };
+                Err(not_stored(&err))
+            }
+        }
+    }
+
+    fn decide(
+        &self,
+        presented: Option<&Token>,
+        name: DisplayName,
+        admit: impl FnOnce() -> Result<(), Refusal>,
+    ) -> Result<(Token, Claimed), Refusal> {
+        let mut registry = self.registry();
         let key = name.key();
-        if let Some(holder) = b.holder_of.get(&key) {
-            if Some(holder) != presented.as_ref() {
+        let current = presented
+            .and_then(|token| registry.by_hash.get(&token.hash()).copied())
+            .and_then(|id| registry.by_id.get(&id).cloned());
+        if let Some(holder) = registry.by_key.get(&key) {
+            if current.as_ref().map(|c| c.id) != Some(*holder) {
                 return Err(Refusal::new(
                     ErrorCode::NameTaken,
                     format!("The name \u{201c}{name}\u{201d} is taken; please choose another."),
                 ));
             }
         }
-        let token = match presented {
-            Some(token) if b.name_of.contains_key(&token) => token,
-            _ => Token::generate(),
-        };
-        if let Some(previous) = b.name_of.insert(token.clone(), name.clone()) {
-            b.holder_of.remove(&previous.key());
+        let now = Utc::now().trunc_subsecs(3);
+        match (presented, current) {
+            (Some(token), Some(current)) if current.name.key() == key => {
+                let mut identity = current.clone();
+                identity.last_seen = now;
+                let unchanged = identity.name == name;
+                identity.name = name;
+                registry.insert(identity.clone());
+                if unchanged {
+                    self.touch_stored(&current, now);
+                    Ok((token.clone(), Claimed::Again(identity)))
+                } else {
+                    Ok((
+                        token.clone(),
+                        Claimed::Changed {
+                            identity,
+                            previous: Some(current),
+                        },
+                    ))
+                }
+            }
+            (Some(token), Some(current)) => {
+                admit()?;
+                let mut identity = current.clone();
+                registry.by_key.remove(&current.name.key());
+                identity.name = name;
+                identity.last_seen = now;
+                registry.insert(identity.clone());
+                Ok((
+                    token.clone(),
+                    Claimed::Changed {
+                        identity,
+                        previous: Some(current),
+                    },
+                ))
+            }
+            _ => {
+                if registry.by_id.len() >= self.max {
+                    return Err(Refusal::new(
+                        ErrorCode::TooManyIdentities,
+                        "This server holds as many people as it may; please try again later.",
+                    ));
+                }
+                admit()?;
+                let token = Token::generate();
+                let identity = StoredIdentity {
+                    id: registry.next_id,
+                    name,
+                    token_hash: token.hash(),
+                    created_at: now,
+                    last_seen: now,
+                };
+                registry.next_id += 1;
+                registry.insert(identity.clone());
+                Ok((
+                    token,
+                    Claimed::Changed {
+                        identity,
+                        previous: None,
+                    },
+                ))
+            }
         }
-        b.holder_of.insert(key, token.clone());
-        Ok((token, name))
     }
 
-    /// The name bound to a token, if any.
-    pub fn name_of(&self, token: &Token) -> Option<DisplayName> {
-        let b = self.bindings.lock().unwrap_or_else(|p| p.into_inner());
-        b.name_of.get(token).cloned()
+    /// Writes down a use, if the last one written is old.
+    fn touch_stored(&self, before: &StoredIdentity, now: DateTime<Utc>) {
+        if (now - before.last_seen).to_std().unwrap_or_default() >= TOUCH_EVERY {
+            self.store.write(
+                Write::Touch {
+                    id: before.id,
+                    at: now,
+                },
+                Box::new(|_| {}),
+            );
+        }
+    }
+
+    /// The identity a token proves, if any; counts as a use of it.
+    pub fn resolve(&self, token: &TokenHash) -> Option<Identity> {
+        let mut registry = self.registry();
+        let id = *registry.by_hash.get(token)?;
+        let identity = registry.by_id.get_mut(&id)?;
+        let now = Utc::now().trunc_subsecs(3);
+        let before = identity.clone();
+        if (now - identity.last_seen).to_std().unwrap_or_default() >= TOUCH_EVERY {
+            identity.last_seen = now;
+        }
+        let found = public(identity);
+        drop(registry);
+        self.touch_stored(&before, now);
+        Some(found)
+    }
+
+    /// Signs the holder of `token` out: the token is void and the name
+    /// free. Its messages stay, authored by a number nobody holds.
+    pub fn sign_out(&self, token: &TokenHash) -> Pending<()> {
+        let mut registry = self.registry();
+        let Some(id) = registry.by_hash.get(token).copied() else {
+            return Pending::ready(Err(Refusal::new(
+                ErrorCode::NotSignedIn,
+                "You are not signed in.",
+            )));
+        };
+        registry.remove(id);
+        drop(registry);
+        let (answer, pending) = Pending::channel();
+        self.store.write(
+            Write::RemoveIdentity { id },
+            Box::new(move |stored| {
+                let _ = answer.send(stored.map_err(|e| not_stored(&e)));
+            }),
+        );
+        pending
+    }
+
+    /// Removes the identities not used since `before` from memory; the
+    /// store is swept by the caller's `Write::Sweep`. Their number.
+    pub fn expire(&self, before: DateTime<Utc>) -> usize {
+        let mut registry = self.registry();
+        let idle: Vec<IdentityId> = registry
+            .by_id
+            .values()
+            .filter(|i| i.last_seen < before)
+            .map(|i| i.id)
+            .collect();
+        for id in &idle {
+            registry.remove(*id);
+        }
+        idle.len()
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn name(s: &str) -> DisplayName {
-        DisplayName::parse(s).unwrap()
-    }
-
-    #[test]
-    fn a_first_claim_issues_a_long_random_token() {
-        let ids = Identities::default();
-        let (a, _) = ids.claim(None, name("ada")).unwrap();
-        let (b, _) = ids.claim(None, name("bob")).unwrap();
-        assert_eq!(a.as_str().len(), 64);
-        assert_ne!(a, b);
-        assert_eq!(ids.name_of(&a), Some(name("ada")));
-    }
-
-    #[test]
-    fn names_are_unique_case_insensitively() {
-        let ids = Identities::default();
-        ids.claim(None, name("Ada")).unwrap();
-        let err = ids.claim(None, name("ADA")).unwrap_err();
-        assert_eq!(err.code, ErrorCode::NameTaken);
-    }
-
-    #[test]
-    fn the_holder_can_claim_its_name_again() {
-        let ids = Identities::default();
-        let (token, _) = ids.claim(None, name("ada")).unwrap();
-        let (again, now) = ids.claim(Some(token.clone()), name("Ada")).unwrap();
-        assert_eq!(again, token);
-        assert_eq!(now.as_str(), "Ada");
-    }
-
-    #[test]
-    fn renaming_releases_the_old_name() {
-        let ids = Identities::default();
-        let (token, _) = ids.claim(None, name("ada")).unwrap();
-        ids.claim(Some(token.clone()), name("grace")).unwrap();
-        assert_eq!(ids.name_of(&token), Some(name("grace")));
-        assert!(ids.claim(None, name("ada")).is_ok(), "ada is free again");
-    }
-
-    #[test]
-    fn unknown_or_malformed_tokens_get_a_fresh_one() {
-        let ids = Identities::default();
-        let forged = Token::from_client(&"a".repeat(64)).unwrap();
-        let (token, _) = ids.claim(Some(forged.clone()), name("ada")).unwrap();
-        assert_ne!(token, forged);
-        assert!(Token::from_client("short").is_none());
-        assert!(Token::from_client(&"G".repeat(64)).is_none());
-    }
-
-    #[test]
-    fn the_token_is_read_from_a_cookie_header() {
-        let t = "0123456789abcdef".repeat(4);
-        let header = format!("theme=dark; {TOKEN_COOKIE}={t}; other=1");
-        assert_eq!(Token::from_cookie_header(&header).unwrap().as_str(), t);
-        assert!(Token::from_cookie_header("theme=dark").is_none());
-    }
+fn oneshot<T>() -> (
+    tokio::sync::oneshot::Sender<T>,
+    tokio::sync::oneshot::Receiver<T>,
+) {
+    tokio::sync::oneshot::channel()
 }

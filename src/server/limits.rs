@@ -1,14 +1,14 @@
 //! Abuse limits, on by default and set in [`Settings`]: a token bucket on
 //! each connection's sends, a cap on channels created per identity per
-//! minute, and a cap on open WebSocket connections per IP address.
+//! minute, on names claimed per IP address per hour, and on open WebSocket
+//! connections per IP address.
 //!
 //! Over a limit, the request is refused with `rate_limited` (or
 //! `too_many_connections`); nothing else changes and no connection is
 //! closed for it.
 
-use super::identity::Token;
 use super::settings::Settings;
-use crate::model::{ErrorCode, Refusal};
+use crate::model::{ErrorCode, IdentityId, Refusal};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
@@ -34,6 +34,7 @@ impl SendBudget {
                     wait.as_secs_f64().max(0.1)
                 ),
             )
+            .retry_after(wait)
         })
     }
 }
@@ -41,7 +42,8 @@ impl SendBudget {
 /// The server's limits.
 pub struct Limits {
     send_quota: Option<Quota>,
-    creations: Option<DefaultKeyedRateLimiter<Token>>,
+    creations: Option<DefaultKeyedRateLimiter<IdentityId>>,
+    claims: Option<DefaultKeyedRateLimiter<IpAddr>>,
     connections: Mutex<HashMap<IpAddr, usize>>,
     max_connections_per_ip: usize,
 }
@@ -77,9 +79,12 @@ impl Limits {
         });
         let creations = NonZeroU32::new(settings.channels_per_minute)
             .map(|n| RateLimiter::keyed(Quota::per_minute(n)));
+        let claims = NonZeroU32::new(settings.claims_per_hour)
+            .map(|n| RateLimiter::keyed(Quota::per_hour(n)));
         Limits {
             send_quota,
             creations,
+            claims,
             connections: Mutex::new(HashMap::new()),
             max_connections_per_ip: settings.connections_per_ip,
         }
@@ -90,12 +95,33 @@ impl Limits {
         SendBudget(self.send_quota.map(RateLimiter::direct))
     }
 
-    /// Counts one channel creation by the holder of `token`.
-    pub fn take_channel_creation(&self, token: &Token) -> Result<(), Refusal> {
+    /// Counts one name claimed from `ip` (a new identity or a rename).
+    pub fn take_claim(&self, ip: Option<IpAddr>) -> Result<(), Refusal> {
+        let (Some(limiter), Some(ip)) = (&self.claims, ip) else {
+            return Ok(());
+        };
+        let result = limiter.check_key(&ip);
+        // Forget addresses whose budget is full again.
+        limiter.retain_recent();
+        result.map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            Refusal::new(
+                ErrorCode::TooManyClaims,
+                format!(
+                    "Too many names were claimed from your address lately; try again in {} min.",
+                    wait.as_secs().div_ceil(60).max(1)
+                ),
+            )
+            .retry_after(wait)
+        })
+    }
+
+    /// Counts one channel creation by identity `by`.
+    pub fn take_channel_creation(&self, by: IdentityId) -> Result<(), Refusal> {
         let Some(limiter) = &self.creations else {
             return Ok(());
         };
-        let result = limiter.check_key(token);
+        let result = limiter.check_key(&by);
         // Forget identities whose budget is full again, so the map stays
         // as small as the set of recent creators.
         limiter.retain_recent();
@@ -171,15 +197,28 @@ mod tests {
     #[test]
     fn channel_creations_are_capped_per_identity() {
         let limits = Limits::new(&settings(|s| s.channels_per_minute = 2));
-        let ada = Token::from_client(&"a".repeat(64)).unwrap();
-        let bob = Token::from_client(&"b".repeat(64)).unwrap();
-        limits.take_channel_creation(&ada).unwrap();
-        limits.take_channel_creation(&ada).unwrap();
+        let (ada, bob) = (1, 2);
+        limits.take_channel_creation(ada).unwrap();
+        limits.take_channel_creation(ada).unwrap();
         assert_eq!(
-            limits.take_channel_creation(&ada).unwrap_err().code,
+            limits.take_channel_creation(ada).unwrap_err().code,
             ErrorCode::RateLimited
         );
-        limits.take_channel_creation(&bob).unwrap();
+        limits.take_channel_creation(bob).unwrap();
+    }
+
+    #[test]
+    fn name_claims_are_capped_per_address() {
+        let limits = Limits::new(&settings(|s| s.claims_per_hour = 3));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        for _ in 0..3 {
+            limits.take_claim(Some(ip)).unwrap();
+        }
+        let refusal = limits.take_claim(Some(ip)).unwrap_err();
+        assert_eq!(refusal.code, ErrorCode::TooManyClaims);
+        assert!(refusal.retry_after_ms.unwrap() > 0);
+        limits.take_claim(Some(other)).unwrap();
     }
 
     #[test]

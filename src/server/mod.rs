@@ -1,8 +1,11 @@
 //! The server side (feature `ssr`): state, routes and the listener.
 //!
 //! - [`hub`]: channels, their recent messages and fan-out.
-//! - [`identity`]: display names bound to random tokens.
+//! - [`store`]: what outlives the process, in one SQLite file.
+//! - [`identity`]: identities, their names and tokens.
+//! - [`origin`]: refusing state changes from other sites' pages.
 //! - [`socket`]: one WebSocket connection's life.
+//! - [`limits`]: rate limits and caps.
 //! - [`settings`]: flags, environment and `Leptos.toml`.
 //!
 //! [`Server::bind`] wires them: state, then the router (`/ws`, `/api/*`,
@@ -12,9 +15,11 @@
 pub mod hub;
 pub mod identity;
 pub mod limits;
+pub mod origin;
 pub mod settings;
 pub mod site;
 pub mod socket;
+pub mod store;
 
 use crate::app::{shell, App};
 use axum::body::Body;
@@ -35,6 +40,7 @@ use limits::Limits;
 use settings::Settings;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use store::{SqliteStore, Store, Write};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -53,6 +59,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub hub: Arc<Hub>,
     pub identities: Arc<Identities>,
+    pub store: Arc<SqliteStore>,
     pub settings: Arc<Settings>,
     pub limits: Arc<Limits>,
     /// Turns `true` when the server is stopping.
@@ -65,53 +72,111 @@ pub struct Server {
     pub addr: SocketAddr,
     /// Its channel state, for tests and tools in the same process.
     pub hub: Arc<Hub>,
+    /// Its identities, likewise.
+    pub identities: Arc<Identities>,
+    store: Arc<SqliteStore>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    sweeper: JoinHandle<()>,
 }
 
+/// How often idle identities and old history are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
 impl Server {
-    /// Binds the listener and starts serving in the background.
+    /// Opens the store, binds the listener and starts serving in the
+    /// background.
     pub async fn bind(settings: Settings, leptos_options: LeptosOptions) -> std::io::Result<Self> {
+        let store = SqliteStore::open(&settings.database).map_err(std::io::Error::other)?;
+        let started = std::time::Instant::now();
+        let loaded = store
+            .load(crate::model::HISTORY_LIMIT)
+            .map_err(std::io::Error::other)?;
+        tracing::info!(
+            database = %store.path().display(),
+            channels = loaded.channels.len(),
+            identities = loaded.identities.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "state loaded"
+        );
         let listener = TcpListener::bind(settings.addr).await?;
         let addr = listener.local_addr()?;
         let (stop, shutdown) = watch::channel(false);
-        let hub = Hub::new(
-            new_epoch(),
+        let shared: Arc<dyn Store> = store.clone();
+        let hub = Hub::open(
+            Arc::clone(&shared),
             HubLimits {
                 max_channels: settings.max_channels,
                 fanout_capacity: settings.fanout_capacity,
             },
+            &loaded,
+        );
+        let identities = Identities::new(
+            shared,
+            loaded.identities,
+            loaded.next_identity_id,
+            settings.max_identities,
         );
         let state = AppState {
             leptos_options,
             hub: Arc::new(hub),
-            identities: Arc::new(Identities::default()),
+            identities: Arc::new(identities),
+            store: Arc::clone(&store),
             limits: Arc::new(Limits::new(&settings)),
             settings: Arc::new(settings),
             shutdown: shutdown.clone(),
         };
         let hub = Arc::clone(&state.hub);
+        let identities = Arc::clone(&state.identities);
+        let sweeper = tokio::spawn(sweep(state.clone()));
         let task = tokio::spawn(serve(listener, router(state), shutdown));
         Ok(Server {
             addr,
             hub,
+            identities,
+            store,
             stop,
             task,
+            sweeper,
         })
     }
 
-    /// Stops accepting, closes every WebSocket (1001, going away) and waits
-    /// for open requests to finish.
+    /// Stops accepting, closes every WebSocket (1001, going away), waits
+    /// for open requests to finish, then for every queued write.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        self.sweeper.abort();
+        let store = self.store;
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
     }
 }
 
-fn new_epoch() -> String {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).expect("the operating system's random source works");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Removes identities nobody used for `identity_days`, and history older
+/// than `history_days` behind each channel's last 100 messages: at start,
+/// then every [`SWEEP_EVERY`].
+async fn sweep(state: AppState) {
+    let days = |n: u32| (n > 0).then(|| chrono::Utc::now() - chrono::Duration::days(n.into()));
+    loop {
+        let idle_before = days(state.settings.identity_days);
+        let messages_before = days(state.settings.history_days);
+        if let Some(before) = idle_before {
+            let removed = state.identities.expire(before);
+            if removed > 0 {
+                tracing::info!(removed, "idle identities removed");
+            }
+        }
+        if idle_before.is_some() || messages_before.is_some() {
+            state.store.write(
+                Write::Sweep {
+                    idle_before,
+                    messages_before,
+                },
+                Box::new(|_| {}),
+            );
+        }
+        tokio::time::sleep(SWEEP_EVERY).await;
+    }
 }
 
 /// Every route of the app.
@@ -132,7 +197,12 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .route("/ws", get(socket::upgrade))
-        .route("/api/{*endpoint}", post(server_fn).get(server_fn))
+        .route(
+            "/api/{*endpoint}",
+            post(server_fn)
+                .get(server_fn)
+                .layer(middleware::from_fn(origin::refuse_cross_site)),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), page.clone())
         .merge(files)
         // Any other path: the app's "Page not found" (status 404).

@@ -1,69 +1,112 @@
 //! Run-time settings. Each one comes, first match wins, from a command-line
 //! flag, an environment variable (`FLACK_...`), the `[server]` table of
 //! `Leptos.toml`, or its default. `flack --help` lists them all.
+//!
+//! Every setting is declared once, in the [`settings!`] list below, which
+//! makes the flag, the file key, the field and the default from it.
 
 use crate::model::DEFAULT_MAX_CHANNELS;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// Command line and environment.
-#[derive(Debug, Parser)]
-#[command(
-    name = "flack",
-    version,
-    about = "Flack: a self-hosted chat in one binary"
-)]
-pub struct Args {
-    /// The settings file; a missing file is fine, a broken one is an error.
-    #[arg(long, env = "FLACK_CONFIG", default_value = "Leptos.toml")]
-    pub config: PathBuf,
-    /// Address and port to listen on [file: addr; default: 127.0.0.1:3000,
-    /// or LEPTOS_SITE_ADDR when run by cargo-leptos].
-    #[arg(long, env = "FLACK_ADDR")]
-    pub addr: Option<SocketAddr>,
-    /// Most channels the server holds [file: max_channels; default: 1000].
-    #[arg(long, env = "FLACK_MAX_CHANNELS")]
-    pub max_channels: Option<usize>,
-    /// Events buffered per channel for a slow connection before it is
-    /// resynchronised [file: fanout_capacity; default: 256].
-    #[arg(long, env = "FLACK_FANOUT_CAPACITY")]
-    pub fanout_capacity: Option<usize>,
-    /// Mark the identity cookie `Secure` (serve over HTTPS when set)
-    /// [file: secure_cookie; default: false].
-    #[arg(long, env = "FLACK_SECURE_COOKIE")]
-    pub secure_cookie: Option<bool>,
-    /// Sends a connection may make at once before the rate applies
-    /// [file: send_burst; default: 10].
-    #[arg(long, env = "FLACK_SEND_BURST")]
-    pub send_burst: Option<u32>,
-    /// Sends per second a connection may sustain; 0 turns the limit off
-    /// [file: send_per_second; default: 5].
-    #[arg(long, env = "FLACK_SEND_PER_SECOND")]
-    pub send_per_second: Option<u32>,
-    /// Channels one identity may create per minute; 0 turns the limit off
-    /// [file: channels_per_minute; default: 10].
-    #[arg(long, env = "FLACK_CHANNELS_PER_MINUTE")]
-    pub channels_per_minute: Option<u32>,
-    /// Open WebSocket connections per IP address; 0 turns the limit off
-    /// [file: connections_per_ip; default: 64].
-    #[arg(long, env = "FLACK_CONNECTIONS_PER_IP")]
-    pub connections_per_ip: Option<usize>,
+/// What the binary does besides serving.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Copies the database to FILE, consistently, while the server runs
+    /// (SQLite's online backup). To restore, stop the server and put the
+    /// copy in the database's place.
+    Backup {
+        /// The new file to write; it must not exist.
+        file: PathBuf,
+    },
 }
 
-/// The `[server]` table of the settings file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    addr: Option<SocketAddr>,
-    max_channels: Option<usize>,
-    fanout_capacity: Option<usize>,
-    secure_cookie: Option<bool>,
-    send_burst: Option<u32>,
-    send_per_second: Option<u32>,
-    channels_per_minute: Option<u32>,
-    connections_per_ip: Option<usize>,
+macro_rules! settings {
+    ($( $(#[doc = $doc:literal])* $name:ident : $ty:ty = $default:expr, $env:literal; )*) => {
+        /// Command line and environment.
+        #[derive(Debug, Parser)]
+        #[command(name = "flack", version, about = "Flack: a self-hosted chat in one binary")]
+        pub struct Args {
+            #[command(subcommand)]
+            pub command: Option<Command>,
+            /// The settings file; a missing file is fine, a broken one is an error.
+            #[arg(long, env = "FLACK_CONFIG", default_value = "Leptos.toml", global = true)]
+            pub config: PathBuf,
+            $( $(#[doc = $doc])* #[arg(long, env = $env, global = true)] pub $name: Option<$ty>, )*
+        }
+
+        /// The `[server]` table of the settings file.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct FileSettings {
+            $( $name: Option<$ty>, )*
+        }
+
+        /// The settings the server runs with.
+        #[derive(Debug, Clone)]
+        pub struct Settings {
+            $( $(#[doc = $doc])* pub $name: $ty, )*
+        }
+
+        impl Default for Settings {
+            fn default() -> Self {
+                Settings { $( $name: $default, )* }
+            }
+        }
+
+        impl Settings {
+            /// Each setting from the first layer that has it.
+            fn layered(args: &Args, file: FileSettings) -> Settings {
+                let default = Settings::default();
+                Settings { $( $name: args.$name.clone().or(file.$name).unwrap_or(default.$name), )* }
+            }
+        }
+    };
+}
+
+settings! {
+    /// Address and port to listen on [file: addr; default: 127.0.0.1:3000,
+    /// or LEPTOS_SITE_ADDR when run by cargo-leptos].
+    addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 3000)), "FLACK_ADDR";
+    /// The SQLite file that holds channels, messages and identities;
+    /// `:memory:` keeps nothing [file: database; default: flack.db].
+    database: String = "flack.db".into(), "FLACK_DATABASE";
+    /// Days of history kept behind each channel's last 100 messages; 0
+    /// keeps everything [file: history_days; default: 0].
+    history_days: u32 = 0, "FLACK_HISTORY_DAYS";
+    /// Days after which an identity nobody used is removed and its name
+    /// freed; 0 keeps them [file: identity_days; default: 90].
+    identity_days: u32 = 90, "FLACK_IDENTITY_DAYS";
+    /// Most identities the server holds [file: max_identities; default: 100000].
+    max_identities: usize = 100_000, "FLACK_MAX_IDENTITIES";
+    /// Most channels the server holds [file: max_channels; default: 1000].
+    max_channels: usize = DEFAULT_MAX_CHANNELS, "FLACK_MAX_CHANNELS";
+    /// Events buffered per channel for a slow connection before it is
+    /// resynchronised [file: fanout_capacity; default: 256].
+    fanout_capacity: usize = 256, "FLACK_FANOUT_CAPACITY";
+    /// Mark the identity cookie `Secure` (serve over HTTPS when set)
+    /// [file: secure_cookie; default: false].
+    secure_cookie: bool = false, "FLACK_SECURE_COOKIE";
+    /// Seconds a WebSocket may stay silent before it is closed; it is
+    /// pinged every third of that [file: idle_timeout_secs; default: 60].
+    idle_timeout_secs: u64 = 60, "FLACK_IDLE_TIMEOUT_SECS";
+    /// Sends a connection may make at once before the rate applies
+    /// [file: send_burst; default: 10].
+    send_burst: u32 = 10, "FLACK_SEND_BURST";
+    /// Sends per second a connection may sustain; 0 turns the limit off
+    /// [file: send_per_second; default: 5].
+    send_per_second: u32 = 5, "FLACK_SEND_PER_SECOND";
+    /// Channels one identity may create per minute; 0 turns the limit off
+    /// [file: channels_per_minute; default: 10].
+    channels_per_minute: u32 = 10, "FLACK_CHANNELS_PER_MINUTE";
+    /// Names (new identities or renames) one IP address may claim per
+    /// hour; 0 turns the limit off [file: claims_per_hour; default: 20].
+    claims_per_hour: u32 = 20, "FLACK_CLAIMS_PER_HOUR";
+    /// Open WebSocket connections per IP address; 0 turns the limit off
+    /// [file: connections_per_ip; default: 64].
+    connections_per_ip: usize = 64, "FLACK_CONNECTIONS_PER_IP";
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,73 +115,21 @@ struct SettingsFile {
     server: FileSettings,
 }
 
-/// The settings the server runs with.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub addr: SocketAddr,
-    pub max_channels: usize,
-    pub fanout_capacity: usize,
-    pub secure_cookie: bool,
-    pub send_burst: u32,
-    pub send_per_second: u32,
-    pub channels_per_minute: u32,
-    pub connections_per_ip: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            max_channels: DEFAULT_MAX_CHANNELS,
-            fanout_capacity: 256,
-            secure_cookie: false,
-            send_burst: 10,
-            send_per_second: 5,
-            channels_per_minute: 10,
-            connections_per_ip: 64,
-        }
-    }
-}
-
 impl Settings {
     /// Resolves every setting; `fallback_addr` is the address cargo-leptos
     /// configured, used when nothing else names one.
-    pub fn resolve(args: Args, fallback_addr: SocketAddr) -> Result<Self, String> {
+    pub fn resolve(args: &Args, fallback_addr: SocketAddr) -> Result<Self, String> {
         let file = read_file(&args.config)?;
-        let default = Settings::default();
-        let settings = Settings {
-            addr: args.addr.or(file.addr).unwrap_or(fallback_addr),
-            max_channels: args
-                .max_channels
-                .or(file.max_channels)
-                .unwrap_or(default.max_channels),
-            fanout_capacity: args
-                .fanout_capacity
-                .or(file.fanout_capacity)
-                .unwrap_or(default.fanout_capacity),
-            secure_cookie: args
-                .secure_cookie
-                .or(file.secure_cookie)
-                .unwrap_or(default.secure_cookie),
-            send_burst: args
-                .send_burst
-                .or(file.send_burst)
-                .unwrap_or(default.send_burst),
-            send_per_second: args
-                .send_per_second
-                .or(file.send_per_second)
-                .unwrap_or(default.send_per_second),
-            channels_per_minute: args
-                .channels_per_minute
-                .or(file.channels_per_minute)
-                .unwrap_or(default.channels_per_minute),
-            connections_per_ip: args
-                .connections_per_ip
-                .or(file.connections_per_ip)
-                .unwrap_or(default.connections_per_ip),
-        };
+        let addr_named = args.addr.is_some() || file.addr.is_some();
+        let mut settings = Settings::layered(args, file);
+        if !addr_named {
+            settings.addr = fallback_addr;
+        }
         if settings.fanout_capacity == 0 || settings.max_channels == 0 {
             return Err("max_channels and fanout_capacity must be at least 1".into());
+        }
+        if settings.idle_timeout_secs < 3 {
+            return Err("idle_timeout_secs must be at least 3".into());
         }
         Ok(settings)
     }
@@ -176,12 +167,12 @@ mod tests {
         .unwrap();
         let fallback: SocketAddr = "127.0.0.1:3000".parse().unwrap();
 
-        let s = Settings::resolve(args(&[], &path), fallback).unwrap();
+        let s = Settings::resolve(&args(&[], &path), fallback).unwrap();
         assert_eq!(s.addr.to_string(), "0.0.0.0:8080");
         assert_eq!(s.max_channels, 5);
         assert_eq!(s.fanout_capacity, 256);
 
-        let s = Settings::resolve(args(&["--max-channels", "9"], &path), fallback).unwrap();
+        let s = Settings::resolve(&args(&["--max-channels", "9"], &path), fallback).unwrap();
         assert_eq!(s.max_channels, 9);
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -190,12 +181,12 @@ mod tests {
     fn a_missing_file_means_defaults_and_a_broken_one_is_an_error() {
         let fallback: SocketAddr = "127.0.0.1:3000".parse().unwrap();
         let s =
-            Settings::resolve(args(&[], Path::new("/nonexistent/Leptos.toml")), fallback).unwrap();
+            Settings::resolve(&args(&[], Path::new("/nonexistent/Leptos.toml")), fallback).unwrap();
         assert_eq!(s.addr, fallback);
 
         let path = std::env::temp_dir().join(format!("flack-bad-{}.toml", std::process::id()));
         std::fs::write(&path, "[server]\nmax_chanels = 5\n").unwrap();
-        assert!(Settings::resolve(args(&[], &path), fallback).is_err());
+        assert!(Settings::resolve(&args(&[], &path), fallback).is_err());
         std::fs::remove_file(&path).unwrap();
     }
 }

@@ -5,27 +5,36 @@
 //! the hub's bounded `broadcast` buffers: a connection that falls behind
 //! gets a fresh snapshot instead of an unbounded backlog, and never slows
 //! anyone else. Every refusal is an `error` event on this connection only.
-//! A send with a `client_id` is acknowledged to its sender (`ack`), also
-//! when it repeats one already stored, so retries are safe.
+//! A send with a `client_id` is acknowledged to its sender only (`ack`),
+//! once stored, also when it repeats one already stored, so retries are
+//! safe; sends are answered in the order they came.
+//!
+//! A connection that goes silent is noticed: the server pings it every
+//! third of the idle timeout and closes it once it has heard nothing for
+//! the whole timeout, which frees its place in its address's count.
 
-use super::hub::{Catchup, Frame};
+use super::hub::{Catchup, Frame, Pending};
 use super::identity::Token;
 use super::limits::{Admission, SendBudget};
+use super::store::TokenHash;
 use super::AppState;
-use crate::model::{ChannelName, DisplayName, ErrorCode, MessageText, Refusal, MAX_FRAME_BYTES};
+use crate::model::{ChannelName, ErrorCode, Identity, MessageText, Refusal, Seq, MAX_FRAME_BYTES};
 use crate::protocol::{ClientFrame, Cursor, ServerEvent};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
-use axum::http::header::{COOKIE, HOST, ORIGIN};
+use axum::http::header::COOKIE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::SinkExt;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
+use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 /// The read buffer each connection starts with (tungstenite's default is
 /// 128 KiB). A client's frames are a few hundred bytes; a larger one grows
@@ -40,21 +49,23 @@ pub const HARD_FRAME_LIMIT: usize = 2 * MAX_FRAME_BYTES;
 const MAX_BATCH: usize = 64;
 /// The longest `client_id` accepted.
 const MAX_CLIENT_ID_BYTES: usize = 64;
+/// Writes of one connection waiting for the disk; past this, its frames
+/// are not read until one is answered.
+const MAX_PENDING: usize = 32;
 
 /// `GET /ws`: upgrades to a WebSocket. The identity is the token in the
 /// request's cookie; without one the connection can read but not write.
 ///
-/// A browser's upgrade must come from a page of this site: an `Origin`
-/// header naming another host is refused (403), so other sites cannot use
-/// a visitor's cookie to write as them. Clients that send no `Origin`
-/// (bots, tools) are not browsers and carry their own cookie.
+/// A browser's upgrade must come from a page of this site (see
+/// [`super::origin`]): other sites cannot use a visitor's cookie to write
+/// as them.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
 ) -> Response {
-    if !same_origin(&headers) {
+    if super::origin::cross_site(&headers) {
         return (
             StatusCode::FORBIDDEN,
             "WebSocket connections are accepted only from this site's own pages.",
@@ -65,7 +76,8 @@ pub async fn upgrade(
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(Token::from_cookie_header);
+        .find_map(Token::from_cookie_header)
+        .map(|token| token.hash());
     let admission = match peer {
         Some(Extension(ConnectInfo(peer))) => state.limits.admit(peer.ip()).map(Some),
         None => Ok(None),
@@ -92,12 +104,22 @@ pub async fn upgrade(
                 }
             };
             let budget = state.limits.send_budget();
+            let idle_timeout = Duration::from_secs(state.settings.idle_timeout_secs);
+            let mut ticker = tokio::time::interval_at(
+                Instant::now() + idle_timeout / 3,
+                idle_timeout / 3,
+            );
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
             let connection = Connection {
                 socket,
                 state,
                 token,
                 budget,
                 joined: None,
+                pending: VecDeque::new(),
+                heard: Instant::now(),
+                idle_timeout,
+                ticker,
                 _admission: admission,
             };
             // Boxed, and so are the larger steps inside it (a message's
@@ -107,30 +129,65 @@ pub async fn upgrade(
         })
 }
 
-/// Whether the `Origin` header, if any, names the host the request was
-/// sent to.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(ORIGIN) else {
-        return true;
-    };
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|o| o.split_once("://"))
-        .map(|(_, host)| host.trim_end_matches('/'));
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
-}
-
 struct Connection {
     socket: WebSocket,
     state: AppState,
-    token: Option<Token>,
+    /// The hash of the identity token the connection presented.
+    token: Option<TokenHash>,
     budget: SendBudget,
     /// The channel followed, and its events.
     joined: Option<(ChannelName, broadcast::Receiver<Frame>)>,
+    /// Writes on their way to the disk, oldest first.
+    pending: VecDeque<Reply>,
+    /// When the client was last heard from.
+    heard: Instant,
+    idle_timeout: Duration,
+    /// Pings, and checks for silence.
+    ticker: Interval,
     /// Holds this connection's place in its address's count.
     _admission: Option<Admission>,
+}
+
+/// A write of this connection's, and how to answer it once stored.
+enum Reply {
+    Send {
+        channel: ChannelName,
+        client_id: Option<String>,
+        pending: Pending<Seq>,
+    },
+    Delete(Pending<()>),
+}
+
+impl Reply {
+    /// The frame that answers it, if any.
+    async fn answer(&mut self) -> Option<ServerEvent> {
+        match self {
+            Reply::Send {
+                channel,
+                client_id,
+                pending,
+            } => match (pending.await, client_id.take()) {
+                (Ok(seq), Some(client_id)) => Some(ServerEvent::Ack {
+                    channel: channel.clone(),
+                    client_id,
+                    seq,
+                }),
+                (Ok(_), None) => None,
+                (Err(refusal), client_id) => Some(ServerEvent::refusal(refusal, client_id)),
+            },
+            Reply::Delete(pending) => pending
+                .await
+                .err()
+                .map(|refusal| ServerEvent::refusal(refusal, None)),
+        }
+    }
+}
+
+async fn next_reply(pending: &mut VecDeque<Reply>) -> Option<ServerEvent> {
+    match pending.front_mut() {
+        Some(reply) => reply.answer().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// What woke the connection's loop.
@@ -139,6 +196,8 @@ enum Wake {
     Incoming(Option<Result<WsMessage, axum::Error>>),
     Channel(Result<Frame, RecvError>),
     Directory(Result<Frame, RecvError>),
+    Reply(Option<ServerEvent>),
+    Tick,
 }
 
 /// The socket is gone: stop.
@@ -164,11 +223,14 @@ impl Connection {
         let stopping = super::stopping(self.state.shutdown.clone());
         tokio::pin!(stopping);
         loop {
+            let reading = self.pending.len() < MAX_PENDING;
             let wake = tokio::select! {
                 () = &mut stopping => Wake::Shutdown,
-                incoming = self.socket.recv() => Wake::Incoming(incoming),
+                reply = next_reply(&mut self.pending) => Wake::Reply(reply),
+                incoming = self.socket.recv(), if reading => Wake::Incoming(incoming),
                 event = next_event(&mut self.joined) => Wake::Channel(event),
                 event = directory.recv() => Wake::Directory(event),
+                _ = self.ticker.tick() => Wake::Tick,
             };
             let step = match wake {
                 Wake::Shutdown => {
@@ -181,8 +243,19 @@ impl Connection {
                         .await;
                     return;
                 }
-                Wake::Incoming(Some(Ok(message))) => Box::pin(self.on_message(message)).await,
+                Wake::Incoming(Some(Ok(message))) => {
+                    self.heard = Instant::now();
+                    Box::pin(self.on_message(message)).await
+                }
                 Wake::Incoming(_) => return,
+                Wake::Reply(answer) => {
+                    self.pending.pop_front();
+                    match answer {
+                        Some(event) => self.send(event.to_json().into()).await,
+                        None => Ok(()),
+                    }
+                }
+                Wake::Tick => self.keep_alive().await,
                 Wake::Channel(Ok(frame)) => Box::pin(self.send_queued(frame)).await,
                 Wake::Directory(Ok(frame)) => self.send(frame).await,
                 Wake::Channel(Err(RecvError::Lagged(missed))) => {
@@ -208,20 +281,44 @@ impl Connection {
         }
     }
 
-    /// The hello: this run's epoch, who the connection is, every channel.
+    /// The hello: the store's epoch, who the connection is, every channel.
     fn hello(&self) -> Frame {
         let hello = ServerEvent::Hello {
             epoch: self.state.hub.epoch().to_owned(),
-            name: self.name(),
+            me: self.me(),
             channels: self.state.hub.channels(),
+            idle_timeout_ms: self.idle_timeout.as_millis() as u64,
         };
         hello.to_json().into()
     }
 
-    fn name(&self) -> Option<DisplayName> {
+    /// Who the connection writes as, now (a sign-out ends it at once).
+    fn me(&self) -> Option<Identity> {
         self.token
             .as_ref()
-            .and_then(|t| self.state.identities.name_of(t))
+            .and_then(|t| self.state.identities.resolve(t))
+    }
+
+    /// Closes a connection silent for the idle timeout; pings the others.
+    async fn keep_alive(&mut self) -> Result<(), Gone> {
+        if self.heard.elapsed() >= self.idle_timeout {
+            tracing::info!(
+                silent_ms = self.heard.elapsed().as_millis() as u64,
+                "closing a connection that stopped answering"
+            );
+            let _ = self
+                .socket
+                .send(WsMessage::Close(Some(CloseFrame {
+                    code: 1001,
+                    reason: "no answer to pings".into(),
+                })))
+                .await;
+            return Err(Gone);
+        }
+        self.socket
+            .send(WsMessage::Ping(Default::default()))
+            .await
+            .map_err(|_| Gone)
     }
 
     async fn send(&mut self, frame: Frame) -> Result<(), Gone> {
@@ -316,35 +413,36 @@ impl Connection {
                 text,
                 client_id,
             } => match self.post(&channel, &text, client_id.as_deref()) {
-                Ok((channel, seq)) => match client_id {
-                    Some(client_id) => {
-                        let ack = ServerEvent::Ack {
-                            channel,
-                            client_id,
-                            seq,
-                        };
-                        self.send(ack.to_json().into()).await
-                    }
-                    None => Ok(()),
-                },
+                Ok((channel, pending)) => {
+                    self.pending.push_back(Reply::Send {
+                        channel,
+                        client_id,
+                        pending,
+                    });
+                    Ok(())
+                }
                 Err(refusal) => self.refuse(refusal, client_id).await,
             },
             ClientFrame::Delete { channel, seq } => {
-                let deleted = self.writer().and_then(|me| {
+                let deleting = self.writer().and_then(|me| {
                     let channel = ChannelName::parse(&channel)?;
-                    self.state.hub.delete(&channel, seq, &me)
+                    Ok(self.state.hub.delete(&channel, seq, me.id))
                 });
-                match deleted {
-                    Ok(()) => Ok(()),
+                match deleting {
+                    Ok(pending) => {
+                        self.pending.push_back(Reply::Delete(pending));
+                        Ok(())
+                    }
                     Err(refusal) => self.refuse(refusal, None).await,
                 }
             }
+            ClientFrame::Ping => self.send(ServerEvent::Pong.to_json().into()).await,
         }
     }
 
-    /// The name this connection writes as, or a refusal.
-    fn writer(&self) -> Result<DisplayName, Refusal> {
-        self.name().ok_or_else(|| {
+    /// The identity this connection writes as, or a refusal.
+    fn writer(&self) -> Result<Identity, Refusal> {
+        self.me().ok_or_else(|| {
             Refusal::new(
                 ErrorCode::NotSignedIn,
                 "Claim a display name before writing (the flack_token cookie is missing or unknown).",
@@ -383,13 +481,13 @@ impl Connection {
         }
     }
 
-    /// Posts a message; its channel and number.
+    /// Posts a message: its channel, and its number once stored.
     fn post(
         &self,
         channel: &str,
         text: &str,
         client_id: Option<&str>,
-    ) -> Result<(ChannelName, crate::model::Seq), Refusal> {
+    ) -> Result<(ChannelName, Pending<Seq>), Refusal> {
         if client_id.is_some_and(|id| id.len() > MAX_CLIENT_ID_BYTES) {
             return Err(Refusal::new(
                 ErrorCode::BadFrame,
@@ -400,11 +498,11 @@ impl Connection {
         let channel = ChannelName::parse(channel)?;
         let text = MessageText::parse(text)?;
         self.budget.take()?;
-        let posted = self
+        let pending = self
             .state
             .hub
-            .post(&channel, me, text, client_id.map(str::to_owned))?;
-        Ok((channel, posted.seq()))
+            .post(&channel, &me, text, client_id.map(str::to_owned));
+        Ok((channel, pending))
     }
 }
 
@@ -419,8 +517,8 @@ fn parse_frame(text: &str) -> Result<ClientFrame, Refusal> {
             Ok(value) => {
                 let kind = value.get("type").and_then(|t| t.as_str());
                 let message = match kind {
-                    Some(kind) if !["join", "leave", "send", "delete"].contains(&kind) => {
-                        format!("Unknown frame type \u{201c}{kind}\u{201d}; expected join, leave, send or delete.")
+                    Some(kind) if !["join", "leave", "send", "delete", "ping"].contains(&kind) => {
+                        format!("Unknown frame type \u{201c}{kind}\u{201d}; expected join, leave, send, delete or ping.")
                     }
                     _ => format!("That frame is not a valid client frame: {err}."),
                 };
