@@ -4,9 +4,7 @@
 //! A refusal is a [`Refusal`] (code and sentence) answered with the 4xx
 //! status of its code, never a 500: see [`ErrorCode::http_status`].
 
-use crate::model::{
-    ChannelHistory, ChannelSummary, ErrorCode, Identity, Refusal, Seq,
-};
+use crate::model::{ChannelHistory, ChannelSummary, ErrorCode, Identity, Refusal, Seq};
 use leptos::prelude::*;
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -167,9 +165,7 @@ mod ssr {
     }
 
     /// Runs a server function's body, giving a refusal its HTTP status.
-    pub async fn answer<T>(
-        body: impl Future<Output = Result<T, Refusal>>,
-    ) -> Result<T, Refusal> {
+    pub async fn answer<T>(body: impl Future<Output = Result<T, Refusal>>) -> Result<T, Refusal> {
         let result = body.await;
         if let Err(refusal) = &result {
             set_status(refusal.code);

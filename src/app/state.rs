@@ -286,7 +286,13 @@ impl Chat {
     }
 
     /// The server refused a send of ours.
-    fn refused(&self, client_id: &str, code: ErrorCode, message: String, retry_after_ms: Option<u64>) {
+    fn refused(
+        &self,
+        client_id: &str,
+        code: ErrorCode,
+        message: String,
+        retry_after_ms: Option<u64>,
+    ) {
         match code {
             // Too fast: the same message again once the server allows.
             ErrorCode::RateLimited => {
@@ -368,7 +374,8 @@ impl Chat {
                 seq,
                 message_seq,
             } => {
-                self.older.update(|older| older.messages.retain(|m| m.seq != message_seq));
+                self.older
+                    .update(|older| older.messages.retain(|m| m.seq != message_seq));
                 self.on_event(&channel, seq, |messages| {
                     messages.retain(|m| m.seq != message_seq)
                 })

@@ -119,7 +119,10 @@ fn watch_link() {
         let Some(d) = driver.as_mut() else {
             return (false, None);
         };
-        let Some(link) = d.link.as_ref().filter(|l| l.socket.ready_state() == WebSocket::OPEN)
+        let Some(link) = d
+            .link
+            .as_ref()
+            .filter(|l| l.socket.ready_state() == WebSocket::OPEN)
         else {
             return (false, None);
         };

@@ -156,9 +156,9 @@ impl<T> Future for Pending<T> {
     type Output = Result<T, Refusal>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|answer| answer.unwrap_or_else(|_| Err(not_stored(&StoreError("the store stopped".into())))))
+        Pin::new(&mut self.0).poll(cx).map(|answer| {
+            answer.unwrap_or_else(|_| Err(not_stored(&StoreError("the store stopped".into()))))
+        })
     }
 }
 
@@ -245,7 +245,11 @@ impl Hub {
     /// Every channel, sorted by name.
     pub fn channels(&self) -> Vec<ChannelSummary> {
         let channels = self.channels.read().unwrap_or_else(|p| p.into_inner());
-        channels.by_name.values().map(|c| c.summary.clone()).collect()
+        channels
+            .by_name
+            .values()
+            .map(|c| c.summary.clone())
+            .collect()
     }
 
     /// Channel-list events ([`ServerEvent::ChannelCreated`]).
@@ -466,14 +470,15 @@ impl Hub {
                 let mut state = lock(&committed.state);
                 match stored {
                     Ok(()) => {
-                        // The sender's answer first, so its acknowledgement
-                        // tends to precede the message it gets with everyone.
-                        let _ = answer.send(Ok(seq));
                         if state.ring.len() == HISTORY_LIMIT {
                             state.ring.pop_front();
                         }
                         state.ring.push_back(message);
                         state.announce(&committed.fanout, seq, frame);
+                        drop(state);
+                        // Answered last: whoever awaits it finds the hub
+                        // already showing the message.
+                        let _ = answer.send(Ok(seq));
                     }
                     Err(err) => {
                         if let Some(client_id) = client_id {
@@ -585,4 +590,393 @@ fn not_author() -> Refusal {
         ErrorCode::NotAuthor,
         "You can delete only your own messages.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DisplayName;
+    use crate::server::store::SqliteStore;
+
+    fn limits() -> HubLimits {
+        HubLimits {
+            max_channels: 3,
+            fanout_capacity: 16,
+        }
+    }
+
+    /// A hub over a fresh store, and the store.
+    fn hub() -> (Hub, Arc<SqliteStore>) {
+        let store = SqliteStore::open(":memory:").unwrap();
+        let loaded = store.load(HISTORY_LIMIT).unwrap();
+        (Hub::open(store.clone(), limits(), &loaded), store)
+    }
+
+    /// A hub over the same store, as after a restart.
+    fn reopen(store: &Arc<SqliteStore>) -> Hub {
+        let loaded = store.load(HISTORY_LIMIT).unwrap();
+        Hub::open(store.clone(), limits(), &loaded)
+    }
+
+    fn name(s: &str) -> ChannelName {
+        ChannelName::parse(s).unwrap()
+    }
+
+    fn who(id: IdentityId, s: &str) -> Identity {
+        Identity {
+            id,
+            name: DisplayName::parse(s).unwrap(),
+        }
+    }
+
+    fn text(s: &str) -> MessageText {
+        MessageText::parse(s).unwrap()
+    }
+
+    async fn create(hub: &Hub, channel: &str) -> ChannelName {
+        hub.create_channel(name(channel)).await.unwrap();
+        name(channel)
+    }
+
+    /// Posts without a client id; the number it was stored as.
+    async fn post(hub: &Hub, channel: &ChannelName, author: IdentityId, body: &str) -> Seq {
+        hub.post(channel, &who(author, "someone"), text(body), None)
+            .await
+            .unwrap()
+    }
+
+    fn events(sub: &mut Subscription) -> Vec<ServerEvent> {
+        std::iter::from_fn(|| sub.events.try_recv().ok())
+            .map(|frame| serde_json::from_str(frame.as_str()).unwrap())
+            .collect()
+    }
+
+    fn cursor(hub: &Hub, seq: Seq) -> Cursor {
+        Cursor {
+            epoch: hub.epoch().to_owned(),
+            seq,
+        }
+    }
+
+    #[tokio::test]
+    async fn duplicate_channel_names_are_refused_case_insensitively() {
+        let (hub, _store) = hub();
+        create(&hub, "general").await;
+        let err = hub.create_channel(name("General")).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::ChannelTaken);
+        assert_eq!(hub.channels().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_channel_count_is_capped() {
+        let (hub, _store) = hub();
+        for n in ["a", "b", "c"] {
+            create(&hub, n).await;
+        }
+        let err = hub.create_channel(name("d")).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooManyChannels);
+        assert_eq!(hub.channels().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn channels_are_listed_by_name() {
+        let (hub, _store) = hub();
+        create(&hub, "zebra").await;
+        create(&hub, "apple").await;
+        let names: Vec<_> = hub.channels().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, vec![name("apple"), name("zebra")]);
+    }
+
+    #[tokio::test]
+    async fn a_channel_keeps_only_its_last_hundred_messages_in_memory() {
+        let (hub, _store) = hub();
+        let general = create(&hub, "general").await;
+        for i in 1..=150 {
+            post(&hub, &general, 1, &format!("m{i}")).await;
+        }
+        let history = hub.history(&general).unwrap().messages;
+        assert_eq!(history.len(), HISTORY_LIMIT);
+        assert_eq!(history.first().unwrap().seq, 51);
+        assert_eq!(history.first().unwrap().text.as_str(), "m51");
+        assert_eq!(history.last().unwrap().seq, 150);
+        // The fifty before them are in the store, a page at a time.
+        let page = hub.older(&general, 51).unwrap();
+        assert_eq!(page.messages.len(), 50);
+        assert_eq!(page.messages.first().unwrap().seq, 1);
+        assert!(!page.more);
+    }
+
+    #[tokio::test]
+    async fn sequence_numbers_increase_per_channel() {
+        let (hub, _store) = hub();
+        let (a, b) = (create(&hub, "a").await, create(&hub, "b").await);
+        let a1 = post(&hub, &a, 1, "1").await;
+        let b1 = post(&hub, &b, 1, "1").await;
+        let a2 = post(&hub, &a, 1, "2").await;
+        assert_eq!((a1, a2, b1), (1, 2, 1));
+    }
+
+    #[tokio::test]
+    async fn subscribers_receive_events_in_sequence_order() {
+        let (hub, _store) = hub();
+        let general = create(&hub, "general").await;
+        post(&hub, &general, 1, "before").await;
+        let mut sub = hub.join(&general, None).unwrap();
+        assert!(
+            matches!(sub.catchup, Catchup::Snapshot { ref messages, seq: 1 } if messages.len() == 1)
+        );
+        let sends: Vec<_> = (0..5)
+            .map(|i| hub.post(&general, &who(1, "ada"), text(&format!("after {i}")), None))
+            .collect();
+        for send in sends {
+            send.await.unwrap();
+        }
+        let seqs: Vec<_> = events(&mut sub)
+            .into_iter()
+            .map(|event| match event {
+                ServerEvent::Message { message, .. } => message.seq,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, vec![2, 3, 4, 5, 6]);
+    }
+
+    #[tokio::test]
+    async fn authors_can_delete_their_own_messages() {
+        let (hub, _store) = hub();
+        let general = create(&hub, "general").await;
+        let m = post(&hub, &general, 7, "oops").await;
+        let mut sub = hub.join(&general, None).unwrap();
+        hub.delete(&general, m, 7).await.unwrap();
+        assert!(hub.history(&general).unwrap().messages.is_empty());
+        assert_eq!(
+            events(&mut sub),
+            vec![ServerEvent::Deleted {
+                channel: general,
+                seq: m + 1,
+                message_seq: m
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_is_authorized_by_identity_not_by_name() {
+        let (hub, _store) = hub();
+        let general = create(&hub, "general").await;
+        let m = hub
+            .post(&general, &who(1, "ada"), text("mine"), None)
+            .await
+            .unwrap();
+        let mut sub = hub.join(&general, None).unwrap();
+        // Another identity under the same name has no power over it.
+        let err = hub.delete(&general, m, 2).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotAuthor);
+        assert_eq!(hub.history(&general).unwrap().messages.len(), 1);
+        assert!(events(&mut sub).is_empty(), "nothing was announced");
+    }
+
+    #[tokio::test]
+    async fn messages_older_than_the_window_can_be_deleted_by_their_author() {
+        let (hub, _store) = hub();
+        let general = create(&hub, "general").await;
+        let first = post(&hub, &general, 1, "old").await;
+        for i in 0..HISTORY_LIMIT {
+            post(&hub, &general, 2, &format!("m{i}")).await;
+        }
+        assert_eq!(
+            hub.delete(&general, first, 2).await.unwrap_err().code,
+            ErrorCode::NotAuthor
+        );
+        hub.delete(&general, first, 1).await.unwrap();
+        assert!(hub.older(&general, 2).unwrap().messages.is_empty());
+        assert_eq!(
+            hub.delete(&general, first, 1).await.unwrap_err().code,
+            ErrorCode::UnknownMessage
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_an_unknown_message_or_channel_is_refused() {
+        let (hub, _store) = hub();
+        let general = create(&hub, "general").await;
+        assert_eq!(
+            hub.delete(&general, 42, 1).await.unwrap_err().code,
+            ErrorCode::UnknownMessage
+        );
+        assert_eq!(
+            hub.post(&name("nowhere"), &who(1, "ada"), text("hi"), None)
+                .await
+                .unwrap_err()
+                .code,
+            ErrorCode::UnknownChannel
+        );
+    }
+
+    #[tokio::test]
+    async fn new_channels_are_announced_once_stored() {
+        let (hub, _store) = hub();
+        let mut directory = hub.subscribe_directory();
+        create(&hub, "general").await;
+        let frame = directory.try_recv().unwrap();
+        assert!(matches!(
+            serde_json::from_str::<ServerEvent>(frame.as_str()).unwrap(),
+            ServerEvent::ChannelCreated { channel } if channel.name == name("general")
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_retried_send_is_stored_once_also_after_a_restart() {
+        let (hub, store) = hub();
+        let general = create(&hub, "general").await;
+        let send = |hub: &Hub, author: IdentityId| {
+            hub.post(
+                &general,
+                &who(author, "ada"),
+                text("once"),
+                Some("c-1".into()),
+            )
+        };
+        // The repeat comes before the first is even stored.
+        let (first, repeat) = (send(&hub, 1), send(&hub, 1));
+        let first = first.await.unwrap();
+        assert_eq!(repeat.await.unwrap(), first);
+        // The same id from someone else is their own message.
+        assert_ne!(send(&hub, 2).await.unwrap(), first);
+        assert_eq!(hub.history(&general).unwrap().messages.len(), 2);
+
+        let hub = reopen(&store);
+        assert_eq!(send(&hub, 1).await.unwrap(), first);
+        assert_eq!(hub.history(&general).unwrap().messages.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_join_with_a_recent_cursor_replays_exactly_the_missed_events() {
+        let (hub, _store) = hub();
+        let general = create(&hub, "general").await;
+        for i in 1..=10 {
+            post(&hub, &general, 1, &format!("m{i}")).await;
+        }
+        hub.delete(&general, 9, 1).await.unwrap();
+        let sub = hub.join(&general, Some(&cursor(&hub, 7))).unwrap();
+        let Catchup::Replay { frames, seq } = sub.catchup else {
+            panic!("expected a replay");
+        };
+        assert_eq!(seq, 11);
+        let replayed: Vec<ServerEvent> = frames
+            .iter()
+            .map(|f| serde_json::from_str(f.as_str()).unwrap())
+            .collect();
+        assert_eq!(replayed.len(), 4, "m8, m9, m10 and the deletion of m9");
+        assert!(matches!(&replayed[0], ServerEvent::Message { message, .. } if message.seq == 8));
+        assert!(matches!(
+            &replayed[3],
+            ServerEvent::Deleted {
+                seq: 11,
+                message_seq: 9,
+                ..
+            }
+        ));
+
+        let up_to_date = hub.join(&general, Some(&cursor(&hub, 11))).unwrap();
+        assert!(
+            matches!(up_to_date.catchup, Catchup::Replay { ref frames, seq: 11 } if frames.is_empty())
+        );
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_cursors_resume_and_numbers_continue() {
+        let (hub, store) = hub();
+        let general = create(&hub, "general").await;
+        for i in 1..=10 {
+            post(&hub, &general, 1, &format!("m{i}")).await;
+        }
+        hub.delete(&general, 3, 1).await.unwrap();
+        let epoch = hub.epoch().to_owned();
+        drop(hub);
+
+        let hub = reopen(&store);
+        assert_eq!(hub.epoch(), epoch, "the epoch belongs to the store");
+        let sub = hub.join(&general, Some(&cursor(&hub, 8))).unwrap();
+        let Catchup::Replay { frames, seq: 11 } = sub.catchup else {
+            panic!("expected a replay up to 11");
+        };
+        let replayed: Vec<ServerEvent> = frames
+            .iter()
+            .map(|f| serde_json::from_str(f.as_str()).unwrap())
+            .collect();
+        assert!(matches!(&replayed[..], [
+            ServerEvent::Message { message: m9, .. },
+            ServerEvent::Message { message: m10, .. },
+            ServerEvent::Deleted { seq: 11, message_seq: 3, .. },
+        ] if m9.seq == 9 && m10.seq == 10 && m10.text.as_str() == "m10"));
+        // A cursor before the deleted message cannot be replayed exactly
+        // (its text is gone): a snapshot, without it.
+        let old = hub.join(&general, Some(&cursor(&hub, 1))).unwrap();
+        assert!(
+            matches!(old.catchup, Catchup::Snapshot { ref messages, seq: 11 } if messages.len() == 9)
+        );
+        assert_eq!(post(&hub, &general, 1, "next").await, 12);
+    }
+
+    #[tokio::test]
+    async fn a_join_falls_back_to_a_snapshot_when_replay_cannot_be_exact() {
+        let (hub, _store) = hub();
+        let general = create(&hub, "general").await;
+        for i in 1..=150 {
+            post(&hub, &general, 1, &format!("m{i}")).await;
+        }
+        // Event 50 is no longer logged: replaying from 49 would miss it.
+        let old = hub.join(&general, Some(&cursor(&hub, 49))).unwrap();
+        assert!(
+            matches!(old.catchup, Catchup::Snapshot { ref messages, seq: 150 } if messages.len() == 100)
+        );
+        // Event 51 is the oldest logged: replay from 50 is exact.
+        let edge = hub.join(&general, Some(&cursor(&hub, 50))).unwrap();
+        assert!(matches!(edge.catchup, Catchup::Replay { ref frames, .. } if frames.len() == 100));
+        // A cursor of another store, or from the future, is not trusted.
+        let other_store = Cursor {
+            epoch: "other".into(),
+            seq: 140,
+        };
+        let restarted = hub.join(&general, Some(&other_store)).unwrap();
+        assert!(matches!(restarted.catchup, Catchup::Snapshot { .. }));
+        let future = hub.join(&general, Some(&cursor(&hub, 999))).unwrap();
+        assert!(matches!(future.catchup, Catchup::Snapshot { .. }));
+    }
+
+    #[tokio::test]
+    async fn the_fanout_queue_is_capped_for_a_follower_that_never_reads() {
+        let (hub, _store) = hub();
+        let general = create(&hub, "general").await;
+        let mut sleeper = hub.join(&general, None).unwrap();
+        for i in 0..100 {
+            post(&hub, &general, 1, &format!("m{i}")).await;
+        }
+        assert_eq!(hub.queued(&general).unwrap(), 16, "the capacity, not 100");
+        assert!(matches!(
+            sleeper.events.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(84))
+        ));
+    }
+
+    #[tokio::test]
+    async fn nothing_is_announced_or_acknowledged_when_the_store_fails() {
+        let (hub, store) = hub();
+        let general = create(&hub, "general").await;
+        post(&hub, &general, 1, "kept").await;
+        let mut sub = hub.join(&general, None).unwrap();
+        store.close();
+        let err = hub
+            .post(&general, &who(1, "ada"), text("lost"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::Internal);
+        assert!(events(&mut sub).is_empty());
+        assert_eq!(hub.history(&general).unwrap().messages.len(), 1);
+        assert_eq!(
+            hub.create_channel(name("more")).await.unwrap_err().code,
+            ErrorCode::Internal
+        );
+        assert_eq!(hub.channels().len(), 1, "the failed creation is undone");
+    }
 }

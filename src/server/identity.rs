@@ -16,7 +16,7 @@
 //! removed.
 
 use super::hub::{not_stored, Pending};
-use super::store::{StoredIdentity, Store, TokenHash, Write};
+use super::store::{Store, StoredIdentity, TokenHash, Write};
 use crate::model::{DisplayName, ErrorCode, Identity, IdentityId, Refusal};
 use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};

@@ -105,10 +105,8 @@ pub async fn upgrade(
             };
             let budget = state.limits.send_budget();
             let idle_timeout = Duration::from_secs(state.settings.idle_timeout_secs);
-            let mut ticker = tokio::time::interval_at(
-                Instant::now() + idle_timeout / 3,
-                idle_timeout / 3,
-            );
+            let mut ticker =
+                tokio::time::interval_at(Instant::now() + idle_timeout / 3, idle_timeout / 3);
             ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
             let connection = Connection {
                 socket,

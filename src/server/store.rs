@@ -269,7 +269,8 @@ impl SqliteStore {
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String =
+            writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError(format!(
                 "the database {} cannot use WAL mode (it is in {mode} mode)",
@@ -317,10 +318,7 @@ impl SqliteStore {
         &self.path
     }
 
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
-    ) -> Result<T, StoreError> {
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         Ok(f(&conn)?)
     }
@@ -343,7 +341,10 @@ impl Drop for SqliteStore {
 /// online backup): the copy is consistent as of one moment.
 pub fn backup(from: &Path, to: &Path) -> Result<(), StoreError> {
     if !from.exists() {
-        return Err(StoreError(format!("there is no database at {}", from.display())));
+        return Err(StoreError(format!(
+            "there is no database at {}",
+            from.display()
+        )));
     }
     if to.exists() {
         return Err(StoreError(format!(
@@ -505,7 +506,11 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<(), StoreError
     Ok(())
 }
 
-fn set_last_seq(tx: &rusqlite::Transaction<'_>, channel: ChannelId, seq: Seq) -> Result<(), StoreError> {
+fn set_last_seq(
+    tx: &rusqlite::Transaction<'_>,
+    channel: ChannelId,
+    seq: Seq,
+) -> Result<(), StoreError> {
     tx.prepare_cached("UPDATE channels SET last_seq = ?2 WHERE id = ?1")?
         .execute(params![channel as i64, seq as i64])?;
     Ok(())
@@ -532,7 +537,11 @@ fn message_rows(
         let text: String = row.get(3)?;
         // A row that no longer parses (it never should) is kept out of
         // view rather than failing the whole load.
-        let message = match (deleted_seq, DisplayName::parse(&author), MessageText::parse(&text)) {
+        let message = match (
+            deleted_seq,
+            DisplayName::parse(&author),
+            MessageText::parse(&text),
+        ) {
             (None, Ok(author), Ok(text)) => Some(Message {
                 seq,
                 author_id: row.get::<_, i64>(1)? as IdentityId,
@@ -643,7 +652,9 @@ impl Store for SqliteStore {
     fn load(&self, recent: usize) -> Result<Loaded, StoreError> {
         self.read(|conn| {
             let epoch: String =
-                conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| r.get(0))?;
+                conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                    r.get(0)
+                })?;
             let mut statement =
                 conn.prepare("SELECT id, name, created_at, last_seq FROM channels ORDER BY name")?;
             let heads = statement
@@ -665,9 +676,8 @@ impl Store for SqliteStore {
                 let summary = ChannelSummary { name, created_at };
                 channels.push(load_channel(conn, id, summary, last_seq, recent)?);
             }
-            let mut statement = conn.prepare(
-                "SELECT id, name, token_hash, created_at, last_seen FROM identities",
-            )?;
+            let mut statement =
+                conn.prepare("SELECT id, name, token_hash, created_at, last_seen FROM identities")?;
             let identities = statement
                 .query_map([], |row| {
                     let hash: Vec<u8> = row.get(2)?;
@@ -743,8 +753,11 @@ impl Store for SqliteStore {
                 params![channel as i64, before as i64, limit as i64 + 1],
             )?;
             let more = rows.len() > limit;
-            let mut messages: Vec<Message> =
-                rows.into_iter().take(limit).filter_map(|r| r.message).collect();
+            let mut messages: Vec<Message> = rows
+                .into_iter()
+                .take(limit)
+                .filter_map(|r| r.message)
+                .collect();
             messages.reverse();
             Ok((messages, more))
         })

@@ -28,6 +28,9 @@ pub async fn start() -> Server {
 pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> Server {
     let mut settings = Settings {
         addr: "127.0.0.1:0".parse().unwrap(),
+        database: ":memory:".into(),
+        // Tests claim many names from one address.
+        claims_per_hour: 0,
         ..Settings::default()
     };
     adjust(&mut settings);
