@@ -7,8 +7,18 @@
 //! - `saturate`: N clients in one channel, one or more senders as fast as
 //!   the server delivers, each with at most W unacknowledged messages in
 //!   flight.
-//! - `idle`: N connections joined and idle; the server's RSS before and
-//!   after, and per connection (read from /proc/<pid>/status).
+//! - `idle`: N connections joined and idle (answering the server's pings);
+//!   the server's RSS before and after, and per connection (read from
+//!   /proc/<pid>/status).
+//! - `acks`: S senders, each its own identity, each with at most W sends
+//!   not yet acknowledged; acknowledged (that is, committed) messages/s and
+//!   the latency from send to `ack`.
+//! - `latency`: a fixed rate of sends spread over S senders; the latency
+//!   from send to `ack` (p50, p99, max).
+//! - `fill`: writes a database file directly through Flack's store (no
+//!   server): N channels, M messages; its size per message.
+//! - `startup`: starts a `flack` binary on a database file and times it to
+//!   its first answered HTTP request.
 //!
 //! Run the server without the send limit (`--send-per-second 0`) and
 //! without the per-address cap (`--connections-per-ip 0`), or spread the
@@ -23,7 +33,9 @@
 
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,6 +107,63 @@ enum Scenario {
         #[arg(long)]
         pid: u32,
     },
+    /// Senders, each its own identity, as fast as their sends are
+    /// acknowledged (stored): acknowledged messages/s.
+    Acks {
+        /// Sending connections, each with its own claimed name.
+        #[arg(long, default_value_t = 100)]
+        senders: usize,
+        /// Sends each sender may have unacknowledged.
+        #[arg(long, default_value_t = 8)]
+        window: u64,
+        /// Channels the senders are spread over.
+        #[arg(long, default_value_t = 1)]
+        channels: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+    /// A fixed rate of sends spread over senders: latency from send to ack.
+    Latency {
+        /// Messages per second, all senders together.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        senders: usize,
+        #[arg(long, default_value_t = 1)]
+        channels: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+    /// Fills a database file through Flack's store, without a server.
+    Fill {
+        /// The file; it must not exist.
+        #[arg(long)]
+        database: PathBuf,
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        /// Channels the messages are spread over, round robin.
+        #[arg(long, default_value_t = 10)]
+        channels: u64,
+        /// Message size in bytes.
+        #[arg(long, default_value_t = 100)]
+        size: usize,
+    },
+    /// Starts `flack` on a database and times it to its first answered
+    /// HTTP request (at --server), then stops it with SIGTERM.
+    Startup {
+        /// The server binary.
+        #[arg(long, default_value = "target/release/flack")]
+        binary: PathBuf,
+        #[arg(long)]
+        database: PathBuf,
+        /// Starts, one after the other.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+    },
 }
 
 // One thread: the generator is pinned to one core, and a single-threaded
@@ -123,6 +192,40 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             size,
         } => run.saturate(clients, senders, window, seconds, size).await,
         Scenario::Idle { clients, pid } => run.idle(clients, pid).await,
+        Scenario::Acks {
+            senders,
+            window,
+            channels,
+            seconds,
+            size,
+        } => {
+            let pace = Pace::Window(window.max(1));
+            run.acks(senders, channels, pace, seconds, size).await
+        }
+        Scenario::Latency {
+            rate,
+            senders,
+            channels,
+            seconds,
+            size,
+        } => {
+            let senders = senders.max(1);
+            // Each sender's period, for `rate` messages/s from all.
+            let period = Duration::from_secs(senders as u64) / rate.max(1);
+            run.acks(senders, channels, Pace::Every(period), seconds, size)
+                .await
+        }
+        Scenario::Fill {
+            database,
+            messages,
+            channels,
+            size,
+        } => fill(&database, messages, channels.max(1), size),
+        Scenario::Startup {
+            binary,
+            database,
+            runs,
+        } => run.startup(&binary, &database, runs).await,
     }
 }
 
@@ -195,7 +298,13 @@ impl Run {
 
     /// Claims a name, creates the bench channel; returns the cookie.
     async fn setup(&self) -> Result<String, Box<dyn std::error::Error>> {
-        let name = format!("bench{}", std::process::id());
+        let cookie = self.claim(&format!("bench{}", std::process::id())).await?;
+        self.create_channel(&self.channel, &cookie).await?;
+        Ok(cookie)
+    }
+
+    /// Claims a display name; returns its cookie (`flack_token=...`).
+    async fn claim(&self, name: &str) -> Result<String, Box<dyn std::error::Error>> {
         let (head, body) = self
             .post("claim_name", &format!("name={name}"), None)
             .await?;
@@ -207,17 +316,21 @@ impl Run {
                     .then(|| value.trim().split(';').next().unwrap_or("").to_owned())
             })
             .ok_or_else(|| format!("claiming a name failed: {head} {body}"))?;
+        Ok(cookie)
+    }
+
+    async fn create_channel(
+        &self,
+        name: &str,
+        cookie: &str,
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let (head, body) = self
-            .post(
-                "create_channel",
-                &format!("name={}", self.channel),
-                Some(&cookie),
-            )
+            .post("create_channel", &format!("name={name}"), Some(cookie))
             .await?;
         if !head.starts_with("HTTP/1.1 200") {
             return Err(format!("creating the channel failed: {body}").into());
         }
-        Ok(cookie)
+        Ok(())
     }
 
     async fn post(
@@ -405,6 +518,14 @@ impl Run {
         run.setup().await?;
         let before = rss_kib(pid)?;
         let sockets = run.crowd(clients).await?;
+        // Read every socket, as a client would: the server pings silent
+        // connections and closes those that do not answer (tungstenite
+        // answers pings while it reads).
+        let frames = Arc::new(AtomicU64::new(0));
+        let readers: Vec<_> = sockets
+            .into_iter()
+            .map(|ws| tokio::spawn(count_frames(ws, "none", Arc::clone(&frames), None)))
+            .collect();
         // Let the server settle (allocator, buffers) before reading.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = rss_kib(pid)?;
@@ -414,8 +535,204 @@ impl Run {
             "per connection: {:.2} KiB",
             (after.saturating_sub(before)) as f64 / clients as f64
         );
-        drop(sockets);
+        for reader in readers {
+            reader.abort();
+        }
         Ok(())
+    }
+
+    /// `acks` and `latency`: senders, each its own identity, spread over
+    /// `channels` channels (they do not join them: what is measured is
+    /// storing and acknowledging, not fan-out).
+    async fn acks(
+        self,
+        senders: usize,
+        channels: usize,
+        pace: Pace,
+        seconds: u64,
+        size: usize,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let senders = senders.max(1);
+        let channels = channels.max(1);
+        let run = Arc::new(self);
+        let cookie = run.setup().await?;
+        let mut names = vec![run.channel.clone()];
+        for k in 1..channels {
+            let name = format!("{}-{k}", run.channel);
+            run.create_channel(&name, &cookie).await?;
+            names.push(name);
+        }
+        let started = Instant::now();
+        let mut sockets = Vec::with_capacity(senders);
+        for sender in 0..senders {
+            let name = format!("bench{}-{sender}", std::process::id());
+            let cookie = run.claim(&name).await?;
+            sockets.push(run.connect(sender, Some(&cookie)).await?);
+        }
+        eprintln!(
+            "{senders} senders claimed names and connected in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let text = Arc::new("x".repeat(size));
+        let start = Instant::now() + Duration::from_millis(100);
+        let deadline = start + Duration::from_secs(seconds);
+        let tasks: Vec<_> = sockets
+            .into_iter()
+            .enumerate()
+            .map(|(sender, ws)| {
+                let sending = AckSender {
+                    channel: names[sender % channels].clone(),
+                    text: Arc::clone(&text),
+                    sender,
+                    pace,
+                    // Rate senders start spread evenly over one period.
+                    first: match pace {
+                        Pace::Every(period) => start + period * sender as u32 / senders as u32,
+                        Pace::Window(_) => start,
+                    },
+                    deadline,
+                };
+                tokio::spawn(sending.run(ws))
+            })
+            .collect();
+        let mut total = AckTally::default();
+        for task in tasks {
+            let tally = task.await??;
+            total.sent += tally.sent;
+            total.acked += tally.acked;
+            total.acked_in_time += tally.acked_in_time;
+            total.refused += tally.refused;
+            total.mismatched += tally.mismatched;
+            total.latencies.extend(tally.latencies);
+        }
+        total.latencies.sort_unstable();
+        match pace {
+            Pace::Window(window) => println!(
+                "scenario: acks, {senders} senders (one identity each), window {window}, \
+                 {channels} channel(s), {seconds} s, {size}-byte messages"
+            ),
+            Pace::Every(period) => println!(
+                "scenario: latency, {:.0} msg/s over {senders} senders (one identity each), \
+                 {channels} channel(s), {seconds} s, {size}-byte messages",
+                senders as f64 / period.as_secs_f64()
+            ),
+        }
+        println!(
+            "sent: {} ({:.0}/s); acknowledged: {}, refused: {}, out of order: {}",
+            total.sent,
+            total.sent as f64 / seconds as f64,
+            total.acked,
+            total.refused,
+            total.mismatched
+        );
+        println!(
+            "acknowledged within the {seconds} s: {} ({:.0} messages/s)",
+            total.acked_in_time,
+            total.acked_in_time as f64 / seconds as f64
+        );
+        println!(
+            "ack latency: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(&total.latencies, 0.50),
+            percentile(&total.latencies, 0.99),
+            percentile(&total.latencies, 1.0)
+        );
+        Ok(())
+    }
+
+    /// Starts `binary` on `database` `runs` times; each time, the time to
+    /// its first answered HTTP request (GET /favicon.svg at --server), then
+    /// SIGTERM and the time to exit.
+    async fn startup(
+        self,
+        binary: &std::path::Path,
+        database: &std::path::Path,
+        runs: u32,
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        if !database.exists() {
+            return Err(format!("there is no database at {}", database.display()).into());
+        }
+        println!(
+            "scenario: startup, {} ({} bytes)",
+            database.display(),
+            std::fs::metadata(database)?.len()
+        );
+        for _ in 0..runs.max(1) {
+            let started = Instant::now();
+            let mut child = std::process::Command::new(binary)
+                .arg("--addr")
+                .arg(self.server.to_string())
+                .arg("--database")
+                .arg(database)
+                .env("LEPTOS_ENV", "PROD")
+                .env("RUST_LOG", "info")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()?;
+            // The server's own log line with its load time.
+            let stderr = child.stderr.take().expect("stderr is piped");
+            let (loaded_tx, loaded_rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    if line.contains("state loaded") {
+                        let _ = loaded_tx.send(line);
+                    }
+                }
+            });
+            let status = loop {
+                if started.elapsed() > Duration::from_secs(60) {
+                    let _ = child.kill();
+                    return Err("the server did not answer within 60 s".into());
+                }
+                match self.get("/favicon.svg").await {
+                    Ok(status) => break status,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                }
+            };
+            let answered = started.elapsed();
+            std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status()?;
+            let stopping = Instant::now();
+            child.wait()?;
+            let stopped = stopping.elapsed();
+            let loaded = loaded_rx
+                .recv_timeout(Duration::from_secs(1))
+                .unwrap_or_else(|_| "(no \"state loaded\" line)".into());
+            let loaded = loaded
+                .split("state loaded")
+                .nth(1)
+                .unwrap_or(&loaded)
+                .trim();
+            println!(
+                "first answer after {:.1} ms ({status}); stopped {:.1} ms after SIGTERM; \
+                 server: state loaded {loaded}",
+                answered.as_secs_f64() * 1000.0,
+                stopped.as_secs_f64() * 1000.0
+            );
+        }
+        Ok(())
+    }
+
+    /// GETs `path`; the response's status line.
+    async fn get(&self, path: &str) -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(self.server).await?;
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.server
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        let response = String::from_utf8_lossy(&response);
+        match response.lines().next() {
+            Some(line) if line.starts_with("HTTP/") => Ok(line.to_owned()),
+            _ => Err(std::io::Error::other("no HTTP answer")),
+        }
     }
 }
 
@@ -567,4 +884,259 @@ impl Sending {
         }
         Ok(())
     }
+}
+
+/// How an `acks`/`latency` sender paces its sends.
+#[derive(Clone, Copy)]
+enum Pace {
+    /// As fast as acks come back, with at most this many unacknowledged.
+    Window(u64),
+    /// One send per period, whatever comes back.
+    Every(Duration),
+}
+
+/// What one sender of `acks`/`latency` saw.
+#[derive(Default)]
+struct AckTally {
+    sent: u64,
+    acked: u64,
+    /// Acks that came before the deadline.
+    acked_in_time: u64,
+    refused: u64,
+    /// Answers whose `client_id` was not the oldest unanswered send's.
+    mismatched: u64,
+    /// From send to ack, in microseconds.
+    latencies: Vec<u32>,
+}
+
+/// One sender of `acks`/`latency`, its own identity, not joined to any
+/// channel: it sees only the answers to its own sends.
+struct AckSender {
+    channel: String,
+    text: Arc<String>,
+    sender: usize,
+    pace: Pace,
+    /// When its first send is due.
+    first: Instant,
+    /// No sends after this; answers are awaited 5 s more.
+    deadline: Instant,
+}
+
+impl AckSender {
+    async fn run(self, ws: Socket) -> Result<AckTally, String> {
+        let fail =
+            |e: tokio_tungstenite::tungstenite::Error| format!("sender {}: {e}", self.sender);
+        let (mut sink, mut stream) = ws.split();
+        let mut tally = AckTally::default();
+        // Sends not yet answered: their number and when they went out.
+        // The server answers a connection's sends in order.
+        let mut unanswered: VecDeque<(u64, Instant)> = VecDeque::new();
+        let (window, period) = match self.pace {
+            Pace::Window(window) => (window, None),
+            Pace::Every(period) => (u64::MAX, Some(period)),
+        };
+        let mut ticks = tokio::time::interval_at(
+            tokio::time::Instant::from_std(self.first),
+            period.unwrap_or(Duration::from_secs(3600)),
+        );
+        // One timer for the whole run (see `receive`).
+        let end = tokio::time::sleep_until(tokio::time::Instant::from_std(self.deadline));
+        tokio::pin!(end);
+        let mut sending = true;
+        tokio::time::sleep_until(tokio::time::Instant::from_std(self.first)).await;
+        loop {
+            if sending && period.is_none() && (unanswered.len() as u64) < window {
+                // Fill the window, flushed once.
+                while (unanswered.len() as u64) < window {
+                    let frame = self.frame(tally.sent);
+                    sink.feed(Message::text(frame)).await.map_err(fail)?;
+                    unanswered.push_back((tally.sent, Instant::now()));
+                    tally.sent += 1;
+                }
+                sink.flush().await.map_err(fail)?;
+            }
+            if !sending && unanswered.is_empty() {
+                break;
+            }
+            let frame = tokio::select! {
+                biased;
+                frame = stream.next() => match frame {
+                    Some(Ok(frame)) => frame,
+                    Some(Err(e)) => return Err(fail(e)),
+                    None => return Err(format!("sender {}: the server closed", self.sender)),
+                },
+                _ = ticks.tick(), if sending && period.is_some() => {
+                    let frame = self.frame(tally.sent);
+                    sink.send(Message::text(frame)).await.map_err(fail)?;
+                    unanswered.push_back((tally.sent, Instant::now()));
+                    tally.sent += 1;
+                    continue;
+                }
+                () = &mut end => {
+                    if !sending {
+                        break; // 5 s past the deadline: the rest is lost.
+                    }
+                    sending = false;
+                    end.as_mut().reset(
+                        tokio::time::Instant::from_std(self.deadline) + Duration::from_secs(5),
+                    );
+                    continue;
+                }
+            };
+            let Message::Text(text) = frame else { continue };
+            let text = text.as_str();
+            let refused = text.starts_with(r#"{"type":"error""#);
+            if !refused && !text.starts_with(r#"{"type":"ack""#) {
+                continue;
+            }
+            let Some((number, at)) = unanswered.pop_front() else {
+                tally.mismatched += 1;
+                continue;
+            };
+            let now = Instant::now();
+            let id = format!(r#""client_id":"{}-{number}""#, self.sender);
+            if !text.contains(&id) {
+                tally.mismatched += 1;
+            }
+            if refused {
+                if tally.refused == 0 {
+                    eprintln!("sender {}: refused: {text}", self.sender);
+                }
+                tally.refused += 1;
+                continue;
+            }
+            tally.acked += 1;
+            if now <= self.deadline {
+                tally.acked_in_time += 1;
+            }
+            let micros = now.duration_since(at).as_micros();
+            tally.latencies.push(micros.min(u32::MAX as u128) as u32);
+        }
+        Ok(tally)
+    }
+
+    fn frame(&self, number: u64) -> String {
+        format!(
+            r#"{{"type":"send","channel":"{}","text":"{}","client_id":"{}-{number}"}}"#,
+            self.channel, self.text, self.sender
+        )
+    }
+}
+
+/// `fill`: writes `channels` channels and `messages` messages (round
+/// robin, by one identity) into a new database file through Flack's own
+/// store, as the server would (group commit), then closes it.
+fn fill(
+    database: &std::path::Path,
+    messages: u64,
+    channels: u64,
+    size: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use flack::model::{ChannelName, DisplayName, Message as Stored, MessageText};
+    use flack::server::store::{SqliteStore, Store, StoredIdentity, Write};
+    if database.exists() {
+        return Err(format!("{} exists already; name a new file", database.display()).into());
+    }
+    let path = database.to_str().ok_or("the database path is not UTF-8")?;
+    let store = SqliteStore::open(path)?;
+    let now = chrono::Utc::now();
+    let author = DisplayName::parse("filler").map_err(|r| r.message)?;
+    store.write(
+        Write::PutIdentity(StoredIdentity {
+            id: 1,
+            name: author.clone(),
+            token_hash: [0x42; 32],
+            created_at: now,
+            last_seen: now,
+        }),
+        Box::new(|_| {}),
+    );
+    for id in 1..=channels {
+        let name = ChannelName::parse(&format!("fill-{id}")).map_err(|r| r.message)?;
+        store.write(
+            Write::CreateChannel {
+                id,
+                name,
+                created_at: now,
+            },
+            Box::new(|_| {}),
+        );
+    }
+    let started = Instant::now();
+    // Queued in blocks; the next block waits for the one before the last,
+    // so the writer always has work and the queue stays short.
+    const BLOCK: u64 = 8192;
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+    let mut outstanding = 0;
+    let mut n = 0u64;
+    while n < messages {
+        let end = (n + BLOCK).min(messages);
+        for i in n..end {
+            let channel = i % channels + 1;
+            let seq = i / channels + 1;
+            let mut text = format!("message {i} ");
+            while text.len() < size {
+                text.push('x');
+            }
+            let write = Write::Message {
+                channel,
+                message: Stored {
+                    seq,
+                    author_id: 1,
+                    author: author.clone(),
+                    text: MessageText::parse(&text).map_err(|r| r.message)?,
+                    sent_at: now,
+                },
+                client_id: None,
+            };
+            let done: Box<dyn FnOnce(Result<(), flack::server::store::StoreError>) + Send> =
+                if i + 1 == end {
+                    let done_tx = done_tx.clone();
+                    Box::new(move |r| {
+                        let _ = done_tx.send(r.map_err(|e| e.to_string()));
+                    })
+                } else {
+                    Box::new(|r| {
+                        if let Err(e) = r {
+                            eprintln!("a write failed: {e}");
+                        }
+                    })
+                };
+            store.write(write, done);
+        }
+        outstanding += 1;
+        n = end;
+        if outstanding == 2 {
+            done_rx.recv()??;
+            outstanding -= 1;
+        }
+    }
+    for _ in 0..outstanding {
+        done_rx.recv()??;
+    }
+    let written = started.elapsed();
+    store.close();
+    let closed = started.elapsed();
+    drop(store);
+    let size_of = |suffix: &str| {
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        std::fs::metadata(name).map(|m| m.len()).unwrap_or(0)
+    };
+    let (file, wal) = (size_of(""), size_of("-wal"));
+    println!(
+        "scenario: fill, {messages} messages of {size} bytes over {channels} channel(s) into {}",
+        database.display()
+    );
+    println!(
+        "written: {:.1} s ({:.0} messages/s through the store), closed after {:.1} s",
+        written.as_secs_f64(),
+        messages as f64 / written.as_secs_f64(),
+        closed.as_secs_f64()
+    );
+    println!(
+        "file: {file} bytes (WAL {wal} bytes), {:.1} bytes per message",
+        (file + wal) as f64 / messages.max(1) as f64
+    );
+    Ok(())
 }

@@ -197,17 +197,13 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .route("/ws", get(socket::upgrade))
-        .route(
-            "/api/{*endpoint}",
-            post(server_fn)
-                .get(server_fn)
-                .layer(middleware::from_fn(origin::refuse_cross_site)),
-        )
+        .route("/api/{*endpoint}", post(server_fn).get(server_fn))
         .leptos_routes_with_context(&state, routes, context.clone(), page.clone())
         .merge(files)
         // Any other path: the app's "Page not found" (status 404).
         .fallback(leptos_axum::render_app_async_with_context(context, page))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(origin::refuse_cross_site))
         .layer(middleware::from_fn(limit_url))
         .layer(middleware::map_response(security_headers))
         .with_state(state)

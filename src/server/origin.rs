@@ -45,10 +45,10 @@ pub fn refusal() -> Refusal {
     )
 }
 
-/// Middleware: answers a cross-site request 403, with the refusal as the
-/// JSON a server function's error has.
+/// Middleware: answers a cross-site request to a server function 403,
+/// with the refusal as the JSON a server function's error has.
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    if !cross_site(request.headers()) {
+    if !request.uri().path().starts_with("/api/") || !cross_site(request.headers()) {
         return next.run(request).await;
     }
     tracing::info!(path = %request.uri().path(), "cross-site request refused");

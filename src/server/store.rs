@@ -338,7 +338,8 @@ impl Drop for SqliteStore {
 }
 
 /// Copies the database at `from` to `to` while it may be in use (SQLite's
-/// online backup): the copy is consistent as of one moment.
+/// online backup): the copy is consistent as of one moment, and has an
+/// epoch of its own.
 pub fn backup(from: &Path, to: &Path) -> Result<(), StoreError> {
     if !from.exists() {
         return Err(StoreError(format!(
@@ -360,6 +361,13 @@ pub fn backup(from: &Path, to: &Path) -> Result<(), StoreError> {
     let backup = rusqlite::backup::Backup::new(&source, &mut copy)?;
     backup.run_to_completion(256, Duration::from_millis(5), None)?;
     drop(backup);
+    // A restored copy is another history than the live file went on to
+    // have: a new epoch, so clients holding later cursors take a snapshot
+    // rather than trust numbers that will be given out again.
+    copy.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'epoch'",
+        [random_hex(8)],
+    )?;
     // The copy stands alone: no WAL beside it.
     let _: String = copy.pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))?;
     Ok(())
@@ -777,5 +785,214 @@ impl Store for SqliteStore {
             })
             .optional()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::HISTORY_LIMIT;
+
+    fn scratch_path(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("flack-test-{tag}-{}.db", random_hex(6)))
+    }
+
+    fn remove(path: &Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.to_path_buf().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
+
+    /// Writes and waits for the commit.
+    fn write(store: &SqliteStore, write: Write) {
+        let (tx, rx) = mpsc::channel();
+        store.write(write, Box::new(move |r| tx.send(r).unwrap()));
+        rx.recv().unwrap().unwrap();
+    }
+
+    fn message(seq: Seq, at: DateTime<Utc>) -> Message {
+        Message {
+            seq,
+            author_id: 1,
+            author: DisplayName::parse("ada").unwrap(),
+            text: MessageText::parse(&format!("m{seq}")).unwrap(),
+            sent_at: at,
+        }
+    }
+
+    fn channel(store: &SqliteStore, id: ChannelId, name: &str) {
+        write(
+            store,
+            Write::CreateChannel {
+                id,
+                name: ChannelName::parse(name).unwrap(),
+                created_at: Utc::now(),
+            },
+        );
+    }
+
+    fn post(store: &SqliteStore, channel: ChannelId, seq: Seq, at: DateTime<Utc>) {
+        write(
+            store,
+            Write::Message {
+                channel,
+                message: message(seq, at),
+                client_id: None,
+            },
+        );
+    }
+
+    #[test]
+    fn an_older_file_is_upgraded_and_keeps_its_data() {
+        let path = scratch_path("v1");
+        {
+            // A file as the first schema version wrote it.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('epoch', 'old-epoch');
+                 INSERT INTO channels VALUES (1, 'general', 0, 2);
+                 INSERT INTO messages (channel_id, seq, author_id, author_name, text, sent_at)
+                     VALUES (1, 1, 5, 'ada', 'hello', 0), (1, 2, 5, 'ada', 'again', 0);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
+        let loaded = store.load(HISTORY_LIMIT).unwrap();
+        assert_eq!(loaded.epoch, "old-epoch");
+        let general = &loaded.channels[0];
+        assert_eq!(general.last_seq, 2);
+        let texts: Vec<_> = general.recent.iter().map(|m| m.text.as_str()).collect();
+        assert_eq!(texts, ["hello", "again"]);
+        assert_eq!(general.log.len(), 2, "both events can be replayed");
+        // The new column works: a send with a client id is stored.
+        write(
+            &store,
+            Write::Message {
+                channel: 1,
+                message: message(3, Utc::now()),
+                client_id: Some("c-1".into()),
+            },
+        );
+        let version: u32 = store
+            .read(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        drop(store);
+        remove(&path);
+    }
+
+    #[test]
+    fn a_newer_file_is_refused_with_a_clear_message() {
+        let path = scratch_path("future");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+                .unwrap();
+        }
+        let err = SqliteStore::open(path.to_str().unwrap())
+            .err()
+            .expect("a newer schema is refused");
+        assert!(err.0.contains("newer"), "{err}");
+        remove(&path);
+    }
+
+    #[test]
+    fn retention_removes_only_old_history_behind_the_last_hundred() {
+        let store = SqliteStore::open(":memory:").unwrap();
+        channel(&store, 1, "general");
+        let long_ago = Utc::now() - chrono::Duration::days(400);
+        for seq in 1..=150 {
+            post(&store, 1, seq, long_ago);
+        }
+        channel(&store, 2, "recent");
+        for seq in 1..=150 {
+            post(&store, 2, seq, Utc::now());
+        }
+        write(
+            &store,
+            Write::Sweep {
+                idle_before: None,
+                messages_before: Some(Utc::now() - chrono::Duration::days(30)),
+            },
+        );
+        // Old history behind the last 100 is gone, the last 100 stay
+        // whatever their age; recent history stays whole.
+        let (older, more) = store.older(1, 51, 50).unwrap();
+        assert!(older.is_empty() && !more);
+        let (older, _) = store.older(1, 151, 200).unwrap();
+        assert_eq!(older.len(), 100);
+        let (older, _) = store.older(2, 151, 200).unwrap();
+        assert_eq!(older.len(), 150);
+    }
+
+    #[test]
+    fn idle_identities_are_swept() {
+        let store = SqliteStore::open(":memory:").unwrap();
+        let identity = |id: IdentityId, name: &str, last_seen| StoredIdentity {
+            id,
+            name: DisplayName::parse(name).unwrap(),
+            token_hash: [id as u8; 32],
+            created_at: last_seen,
+            last_seen,
+        };
+        let old = Utc::now() - chrono::Duration::days(100);
+        write(&store, Write::PutIdentity(identity(1, "old", old)));
+        write(&store, Write::PutIdentity(identity(2, "new", Utc::now())));
+        write(
+            &store,
+            Write::Sweep {
+                idle_before: Some(Utc::now() - chrono::Duration::days(90)),
+                messages_before: None,
+            },
+        );
+        let loaded = store.load(HISTORY_LIMIT).unwrap();
+        let names: Vec<_> = loaded.identities.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["new"]);
+        assert_eq!(loaded.next_identity_id, 3, "ids are never reused");
+    }
+
+    #[test]
+    fn a_backup_of_a_live_store_opens_and_holds_the_same_messages() {
+        let path = scratch_path("live");
+        let copy = scratch_path("copy");
+        let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
+        channel(&store, 1, "general");
+        for seq in 1..=20 {
+            post(&store, 1, seq, Utc::now());
+        }
+        // Writes keep coming while the copy is made.
+        let (tx, rx) = mpsc::channel();
+        for seq in 21..=200 {
+            let tx = tx.clone();
+            store.write(
+                Write::Message {
+                    channel: 1,
+                    message: message(seq, Utc::now()),
+                    client_id: None,
+                },
+                Box::new(move |r| tx.send(r).unwrap()),
+            );
+        }
+        backup(&path, &copy).unwrap();
+        for _ in 21..=200 {
+            rx.recv().unwrap().unwrap();
+        }
+        let restored = SqliteStore::open(copy.to_str().unwrap()).unwrap();
+        let loaded = restored.load(HISTORY_LIMIT).unwrap();
+        let original = store.load(HISTORY_LIMIT).unwrap();
+        assert_ne!(loaded.epoch, original.epoch, "a restored copy is a new epoch");
+        let last = loaded.channels[0].last_seq;
+        assert!(last >= 20, "at least what was committed before the copy");
+        let (messages, _) = restored.older(1, last + 1, 1000).unwrap();
+        let seqs: Vec<_> = messages.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=last).collect::<Vec<_>>(), "a consistent copy");
+        assert!(backup(&path, &copy).is_err(), "an existing file is not overwritten");
+        drop((store, restored));
+        remove(&path);
+        remove(&copy);
     }
 }

@@ -112,14 +112,55 @@ fn dechunk(mut body: &str) -> String {
 
 /// Calls a server function with form-encoded arguments.
 pub async fn call(addr: SocketAddr, endpoint: &str, form: &str, cookie: Option<&str>) -> Reply {
+    call_with(addr, endpoint, form, cookie, "").await
+}
+
+/// Calls a server function, with more header lines (each ending in CRLF).
+pub async fn call_with(
+    addr: SocketAddr,
+    endpoint: &str,
+    form: &str,
+    cookie: Option<&str>,
+    headers: &str,
+) -> Reply {
     let cookie = cookie
         .map(|c| format!("Cookie: {c}\r\n"))
         .unwrap_or_default();
     let request = format!(
-        "POST /api/{endpoint} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n{cookie}Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        "POST /api/{endpoint} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nAccept: application/json\r\n{cookie}{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
         form.len()
     );
     http(addr, &request).await
+}
+
+/// A database file of the test's own, removed (with its WAL) on drop.
+pub struct TempDb(pub std::path::PathBuf);
+
+impl TempDb {
+    pub fn new(tag: &str) -> Self {
+        let random: u64 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        TempDb(std::env::temp_dir().join(format!(
+            "flack-{tag}-{}-{random:x}.db",
+            std::process::id()
+        )))
+    }
+
+    pub fn path(&self) -> String {
+        self.0.to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.0.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(name);
+        }
+    }
 }
 
 /// Claims a display name; returns the cookie pair to send back.
