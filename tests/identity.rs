@@ -153,7 +153,10 @@ async fn requests_from_other_sites_are_refused_and_change_nothing() {
     claim(server.addr, "eve").await;
     assert!(server.hub.channels().is_empty());
     // The site's own pages, and tools without an Origin, are fine.
-    let own = format!("Origin: http://{}\r\nSec-Fetch-Site: same-origin\r\n", server.addr);
+    let own = format!(
+        "Origin: http://{}\r\nSec-Fetch-Site: same-origin\r\n",
+        server.addr
+    );
     let reply = call_with(server.addr, "create_channel", "name=ok", Some(&ada), &own).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     server.shutdown().await;
@@ -232,7 +235,11 @@ async fn markup_in_the_path_is_never_rendered_as_markup() {
             &format!("GET {path} HTTP/1.1\r\nHost: flack\r\nConnection: close\r\n\r\n"),
         )
         .await;
-        assert!(page.status == 200 || page.status == 404, "{path}: {}", page.status);
+        assert!(
+            page.status == 200 || page.status == 404,
+            "{path}: {}",
+            page.status
+        );
         let lower = page.body.to_ascii_lowercase();
         assert!(!lower.contains("http-equiv"), "{path}: {}", page.body);
         assert!(!lower.contains("</title><meta"), "{path}");

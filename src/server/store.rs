@@ -984,13 +984,19 @@ mod tests {
         let restored = SqliteStore::open(copy.to_str().unwrap()).unwrap();
         let loaded = restored.load(HISTORY_LIMIT).unwrap();
         let original = store.load(HISTORY_LIMIT).unwrap();
-        assert_ne!(loaded.epoch, original.epoch, "a restored copy is a new epoch");
+        assert_ne!(
+            loaded.epoch, original.epoch,
+            "a restored copy is a new epoch"
+        );
         let last = loaded.channels[0].last_seq;
         assert!(last >= 20, "at least what was committed before the copy");
         let (messages, _) = restored.older(1, last + 1, 1000).unwrap();
         let seqs: Vec<_> = messages.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, (1..=last).collect::<Vec<_>>(), "a consistent copy");
-        assert!(backup(&path, &copy).is_err(), "an existing file is not overwritten");
+        assert!(
+            backup(&path, &copy).is_err(),
+            "an existing file is not overwritten"
+        );
         drop((store, restored));
         remove(&path);
         remove(&copy);

@@ -142,10 +142,9 @@ impl TempDb {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64;
-        TempDb(std::env::temp_dir().join(format!(
-            "flack-{tag}-{}-{random:x}.db",
-            std::process::id()
-        )))
+        TempDb(
+            std::env::temp_dir().join(format!("flack-{tag}-{}-{random:x}.db", std::process::id())),
+        )
     }
 
     pub fn path(&self) -> String {
