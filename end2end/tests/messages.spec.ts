@@ -92,10 +92,18 @@ test("after 150 messages the view and the server hold exactly the last 100", asy
   expect(history.messages[0].seq).toBe(51);
   expect(history.messages[99].text).toBe("message 150");
 
-  // A fresh load shows the same 100.
+  // A fresh load shows the same 100; the 50 before them are stored and
+  // come back, above, on request.
   await page.reload();
   await expect(messages(page)).toHaveCount(100);
   await expect(messages(page).first()).toContainText("message 51");
+  const older = page.getByRole("button", { name: "Load older messages" });
+  await expect(older).toBeEnabled();
+  await older.click();
+  await expect(messages(page)).toHaveCount(150);
+  await expect(messages(page).first()).toContainText("message 1");
+  await expect(messages(page).nth(50)).toContainText("message 51");
+  await expect(older).toHaveCount(0);
 });
 
 test("times are shown in the viewer's own time zone", async ({ browser }) => {

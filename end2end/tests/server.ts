@@ -7,13 +7,16 @@ import * as path from "node:path";
  * A Flack server of a test's own, for tests that must restart it or need
  * settings of their own: the release binary that `cargo leptos end-to-end
  * --release` built. By default it runs in the project, with the test's
- * environment and no config file; `alone` copies the binary by itself into
- * an empty folder and runs it there with nothing in its environment but
- * PATH, as a deployment would.
+ * environment, no config file and a database file of its own (kept across
+ * restarts, removed by `stop(true)`); `alone` copies the binary by itself
+ * into an empty folder and runs it there with nothing in its environment
+ * but PATH, as a deployment would (its database is the default
+ * `flack.db` there).
  */
 export class OwnServer {
   private child?: ChildProcess;
   private folder?: string;
+  private database?: string;
 
   constructor(
     readonly port: number,
@@ -41,6 +44,8 @@ export class OwnServer {
     } else {
       // Not the project's Leptos.toml: only this test's settings.
       args.push("--config", "/nonexistent/Leptos.toml");
+      this.database ??= path.join(fs.mkdtempSync(path.join(os.tmpdir(), "flack-db-")), "flack.db");
+      args.push("--database", this.database);
     }
     this.child = spawn(binary, args, {
       cwd,
@@ -60,17 +65,24 @@ export class OwnServer {
     throw new Error(`the server on port ${this.port} did not start`);
   }
 
-  async stop(): Promise<void> {
+  /** Stops the server (SIGTERM, or SIGKILL with `kill`); its data stays
+   * for the next start unless `forget`. */
+  async stop(forget = true, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
     const child = this.child;
     if (child && child.exitCode === null) {
       const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
+      child.kill(signal);
       await exited;
     }
     this.child = undefined;
+    if (!forget) return;
     if (this.folder) {
       fs.rmSync(this.folder, { recursive: true, force: true });
       this.folder = undefined;
+    }
+    if (this.database) {
+      fs.rmSync(path.dirname(this.database), { recursive: true, force: true });
+      this.database = undefined;
     }
   }
 }
