@@ -188,3 +188,48 @@ async fn every_acknowledged_message_survives_sigkill() {
 async fn every_acknowledged_message_survives_a_graceful_stop() {
     survives(true).await;
 }
+
+/// `flack backup` copies the database of a server that is running and
+/// taking messages; the copy opens and holds the messages it had.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backup_command_copies_a_live_server() {
+    use flack::server::store::{SqliteStore, Store};
+    let db = TempDb::new("live");
+    let copy = TempDb::new("copy");
+    let server = Flack::start(&db).await;
+    let ada = claim(server.addr, "ada").await;
+    create_channel(server.addr, &ada, "general").await;
+    let mut client = Client::connect(server.addr, Some(&ada)).await;
+    client.join("general").await;
+    for i in 1..=120 {
+        client.say("general", &format!("before the backup {i}")).await;
+    }
+    for _ in 1..=120 {
+        client.next_in_channel().await;
+    }
+    // More keeps coming while the copy is made.
+    let writer = tokio::spawn(async move {
+        for i in 1..=200 {
+            client.say("general", &format!("during the backup {i}")).await;
+        }
+        client
+    });
+    let status = Command::new(env!("CARGO_BIN_EXE_flack"))
+        .args(["--database", &db.path(), "--config", "/nonexistent/Leptos.toml"])
+        .args(["backup", &copy.path()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "flack backup: {status:?}");
+    writer.await.unwrap();
+    server.kill();
+
+    let restored = SqliteStore::open(&copy.path()).unwrap();
+    let loaded = restored.load(100).unwrap();
+    let general = &loaded.channels[0];
+    assert!(general.last_seq >= 120, "everything acknowledged before it");
+    let (older, _) = restored.older(general.id, general.last_seq + 1, 1000).unwrap();
+    let seqs: Vec<u64> = older.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=general.last_seq).collect::<Vec<_>>());
+    assert_eq!(older[0].text.as_str(), "before the backup 1");
+    assert_eq!(loaded.identities.len(), 1, "Ada's identity is in the copy");
+}

@@ -94,11 +94,7 @@ pub fn start(chat: Chat) {
     // than wait for a timeout, and say so.
     let _ = window_event_listener(leptos::ev::offline, move |_| {
         chat.connection.set(Connection::Offline);
-        DRIVER.with_borrow(|driver| {
-            if let Some(link) = driver.as_ref().and_then(|d| d.link.as_ref()) {
-                let _ = link.socket.close();
-            }
-        });
+        drop_link();
     });
     // Do not wait out the backoff when the reason for waiting is gone.
     let _ = window_event_listener(leptos::ev::online, |_| connect_now());
@@ -117,37 +113,41 @@ fn watch_link() {
     let now = js_sys::Date::now();
     let (ping, dead) = DRIVER.with_borrow_mut(|driver| {
         let Some(d) = driver.as_mut() else {
-            return (false, None);
+            return (false, false);
         };
-        let Some(link) = d
+        let open = d
             .link
             .as_ref()
-            .filter(|l| l.socket.ready_state() == WebSocket::OPEN)
-        else {
-            return (false, None);
-        };
+            .is_some_and(|l| l.socket.ready_state() == WebSocket::OPEN);
+        if !open {
+            return (false, false);
+        }
         if now - d.heard_at >= d.idle_timeout_ms {
-            return (false, Some(link.socket.clone()));
+            return (false, true);
         }
         let ping = now - d.pinged_at >= d.idle_timeout_ms / 3.0;
         if ping {
             d.pinged_at = now;
         }
-        (ping, None)
+        (ping, false)
     });
-    if let Some(socket) = dead {
+    if dead {
         leptos::logging::warn!("the connection went silent; reconnecting");
-        // Closing a dead link may take long to be confirmed: let go of it
-        // now, as if it had closed.
-        let link = DRIVER.with_borrow_mut(|driver| driver.as_mut().and_then(|d| d.link.take()));
-        if let Some(link) = link {
-            link.detach();
-            let _ = socket.close();
-            set_timeout(move || drop(link), Duration::ZERO);
-        }
-        lost();
+        drop_link();
     } else if ping {
         send(&ClientFrame::Ping);
+    }
+}
+
+/// Lets go of the link at once, as if it had closed (closing a dead link
+/// may take long to be confirmed), and tries again.
+fn drop_link() {
+    let link = DRIVER.with_borrow_mut(|driver| driver.as_mut().and_then(|d| d.link.take()));
+    if let Some(link) = link {
+        link.detach();
+        let _ = link.socket.close();
+        set_timeout(move || drop(link), Duration::ZERO);
+        lost();
     }
 }
 

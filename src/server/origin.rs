@@ -45,13 +45,18 @@ pub fn refusal() -> Refusal {
     )
 }
 
-/// Middleware: answers a cross-site request to a server function 403,
-/// with the refusal as the JSON a server function's error has.
+/// Middleware: answers a cross-site request to a server function 403.
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
     if !request.uri().path().starts_with("/api/") || !cross_site(request.headers()) {
         return next.run(request).await;
     }
-    tracing::info!(path = %request.uri().path(), "cross-site request refused");
+    forbidden(request.uri().path())
+}
+
+/// The 403 answer, with the refusal as the JSON a server function's error
+/// has (the WebSocket upgrade at `/ws` answers the same way).
+pub fn forbidden(path: &str) -> Response {
+    tracing::info!(path, "cross-site request refused");
     let body = serde_json::to_string(&refusal()).unwrap_or_default();
     let mut response = (StatusCode::FORBIDDEN, body).into_response();
     response

@@ -23,7 +23,7 @@ use crate::protocol::{ClientFrame, Cursor, ServerEvent};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::COOKIE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::SinkExt;
@@ -66,11 +66,7 @@ pub async fn upgrade(
     headers: HeaderMap,
 ) -> Response {
     if super::origin::cross_site(&headers) {
-        return (
-            StatusCode::FORBIDDEN,
-            "WebSocket connections are accepted only from this site's own pages.",
-        )
-            .into_response();
+        return super::origin::forbidden("/ws");
     }
     let token = headers
         .get_all(COOKIE)
