@@ -8,6 +8,7 @@ import * as net from "node:net";
 export class FreezingProxy {
   private server?: net.Server;
   private pairs = new Set<[net.Socket, net.Socket]>();
+  private frozen: net.Socket[] = [];
 
   constructor(
     readonly port: number,
@@ -46,11 +47,17 @@ export class FreezingProxy {
       upstream.removeAllListeners("close").removeAllListeners("error").on("error", () => {});
       client.pause();
       upstream.pause();
+      this.frozen.push(client, upstream);
     }
     this.pairs.clear();
   }
 
   async stop(): Promise<void> {
+    for (const socket of this.frozen) socket.destroy();
+    for (const [client, upstream] of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
     await new Promise((resolve) => this.server?.close(resolve));
   }
 }

@@ -517,19 +517,44 @@ impl Run {
         let run = Arc::new(self);
         run.setup().await?;
         let before = rss_kib(pid)?;
-        let sockets = run.crowd(clients).await?;
-        // Read every socket, as a client would: the server pings silent
-        // connections and closes those that do not answer (tungstenite
-        // answers pings while it reads).
+        // Each socket is read from the moment it has joined, as a client
+        // would: the server pings silent connections and closes those that
+        // do not answer (tungstenite answers pings while it reads).
+        let started = Instant::now();
         let frames = Arc::new(AtomicU64::new(0));
-        let readers: Vec<_> = sockets
-            .into_iter()
-            .map(|ws| tokio::spawn(count_frames(ws, "none", Arc::clone(&frames), None)))
-            .collect();
+        let closed = Arc::new(AtomicU64::new(0));
+        let mut readers = Vec::with_capacity(clients);
+        for batch in (0..clients).collect::<Vec<_>>().chunks(200) {
+            let joins: Vec<_> = batch
+                .iter()
+                .map(|&i| {
+                    let run = Arc::clone(&run);
+                    tokio::spawn(async move {
+                        run.joined_client(i, None).await.map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            for join in joins {
+                let ws = join.await??;
+                let (frames, closed) = (Arc::clone(&frames), Arc::clone(&closed));
+                readers.push(tokio::spawn(async move {
+                    count_frames(ws, "none", frames, None).await;
+                    closed.fetch_add(1, Ordering::Relaxed);
+                }));
+            }
+        }
+        eprintln!(
+            "{clients} clients joined in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         // Let the server settle (allocator, buffers) before reading.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let after = rss_kib(pid)?;
+        let closed = closed.load(Ordering::Relaxed);
         println!("scenario: idle, {clients} connections joined to one channel");
+        if closed > 0 {
+            println!("closed by the server meanwhile: {closed}");
+        }
         println!("server RSS: {before} KiB before, {after} KiB after");
         println!(
             "per connection: {:.2} KiB",
@@ -665,18 +690,20 @@ impl Run {
                 .arg(database)
                 .env("LEPTOS_ENV", "PROD")
                 .env("RUST_LOG", "info")
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
                 .spawn()?;
-            // The server's own log line with its load time.
-            let stderr = child.stderr.take().expect("stderr is piped");
+            // The server's own log line with its load time (the log goes
+            // to stdout).
+            let stdout = child.stdout.take().expect("stdout is piped");
             let (loaded_tx, loaded_rx) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
                 use std::io::BufRead;
-                for line in std::io::BufReader::new(stderr)
+                for line in std::io::BufReader::new(stdout)
                     .lines()
                     .map_while(Result::ok)
                 {
+                    let line = strip_ansi(&line);
                     if line.contains("state loaded") {
                         let _ = loaded_tx.send(line);
                     }
@@ -808,6 +835,25 @@ async fn count_frames<S>(
             }
         }
     }
+}
+
+/// A log line without its terminal colours.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... letter
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The `q` quantile of sorted microseconds, in milliseconds.

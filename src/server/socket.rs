@@ -24,7 +24,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUp
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Extension;
 use futures_util::SinkExt;
 use std::collections::VecDeque;
