@@ -202,7 +202,9 @@ async fn the_backup_command_copies_a_live_server() {
     let mut client = Client::connect(server.addr, Some(&ada)).await;
     client.join("general").await;
     for i in 1..=120 {
-        client.say("general", &format!("before the backup {i}")).await;
+        client
+            .say("general", &format!("before the backup {i}"))
+            .await;
     }
     for _ in 1..=120 {
         client.next_in_channel().await;
@@ -210,12 +212,19 @@ async fn the_backup_command_copies_a_live_server() {
     // More keeps coming while the copy is made.
     let writer = tokio::spawn(async move {
         for i in 1..=200 {
-            client.say("general", &format!("during the backup {i}")).await;
+            client
+                .say("general", &format!("during the backup {i}"))
+                .await;
         }
         client
     });
     let status = Command::new(env!("CARGO_BIN_EXE_flack"))
-        .args(["--database", &db.path(), "--config", "/nonexistent/Leptos.toml"])
+        .args([
+            "--database",
+            &db.path(),
+            "--config",
+            "/nonexistent/Leptos.toml",
+        ])
         .args(["backup", &copy.path()])
         .status()
         .unwrap();
@@ -227,7 +236,9 @@ async fn the_backup_command_copies_a_live_server() {
     let loaded = restored.load(100).unwrap();
     let general = &loaded.channels[0];
     assert!(general.last_seq >= 120, "everything acknowledged before it");
-    let (older, _) = restored.older(general.id, general.last_seq + 1, 1000).unwrap();
+    let (older, _) = restored
+        .older(general.id, general.last_seq + 1, 1000)
+        .unwrap();
     let seqs: Vec<u64> = older.iter().map(|m| m.seq).collect();
     assert_eq!(seqs, (1..=general.last_seq).collect::<Vec<_>>());
     assert_eq!(older[0].text.as_str(), "before the backup 1");

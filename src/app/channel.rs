@@ -115,9 +115,11 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
         let channel = channel.clone();
         Memo::new(move |_| {
             chat.older.with(|older| {
-                (older.channel.as_ref() == Some(&channel))
-                    .then(|| older.clone())
-                    .unwrap_or_default()
+                if older.channel.as_ref() == Some(&channel) {
+                    older.clone()
+                } else {
+                    Older::default()
+                }
             })
         })
     };
@@ -301,7 +303,7 @@ fn MessageItem(message: Message, channel: ChannelName) -> impl IntoView {
         });
     };
     view! {
-        <article class="message" class:own=own.clone()>
+        <article class="message" class:own=own>
             <header>
                 <span class="author">{message.author.to_string()}</span>
                 <time
@@ -310,7 +312,7 @@ fn MessageItem(message: Message, channel: ChannelName) -> impl IntoView {
                 >
                     {move || time_label(at, chat.hydrated.get())}
                 </time>
-                <Show when=own.clone()>
+                <Show when=own>
                     <button
                         type="button"
                         class="delete"

@@ -48,6 +48,22 @@ pub struct Limits {
     max_connections_per_ip: usize,
 }
 
+/// Takes one from `key`'s budget, or refuses with `refusal(wait)`. Keys
+/// whose budget is full again are forgotten, so the map stays as small as
+/// the set of recent users.
+fn take_keyed<K: Clone + Eq + std::hash::Hash>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+    refusal: impl FnOnce(std::time::Duration) -> Refusal,
+) -> Result<(), Refusal> {
+    let result = limiter.check_key(key);
+    limiter.retain_recent();
+    result.map_err(|not_until| {
+        let wait = not_until.wait_time_from(DefaultClock::default().now());
+        refusal(wait).retry_after(wait)
+    })
+}
+
 /// An open connection's place in the per-address count; dropping it frees
 /// the place.
 pub struct Admission {
@@ -100,11 +116,7 @@ impl Limits {
         let (Some(limiter), Some(ip)) = (&self.claims, ip) else {
             return Ok(());
         };
-        let result = limiter.check_key(&ip);
-        // Forget addresses whose budget is full again.
-        limiter.retain_recent();
-        result.map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+        take_keyed(limiter, &ip, |wait| {
             Refusal::new(
                 ErrorCode::TooManyClaims,
                 format!(
@@ -112,7 +124,6 @@ impl Limits {
                     wait.as_secs().div_ceil(60).max(1)
                 ),
             )
-            .retry_after(wait)
         })
     }
 
@@ -121,12 +132,7 @@ impl Limits {
         let Some(limiter) = &self.creations else {
             return Ok(());
         };
-        let result = limiter.check_key(&by);
-        // Forget identities whose budget is full again, so the map stays
-        // as small as the set of recent creators.
-        limiter.retain_recent();
-        result.map_err(|not_until| {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+        take_keyed(limiter, &by, |wait| {
             Refusal::new(
                 ErrorCode::RateLimited,
                 format!(

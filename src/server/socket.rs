@@ -228,13 +228,7 @@ impl Connection {
             };
             let step = match wake {
                 Wake::Shutdown => {
-                    let _ = self
-                        .socket
-                        .send(WsMessage::Close(Some(CloseFrame {
-                            code: 1001,
-                            reason: "server shutting down".into(),
-                        })))
-                        .await;
+                    self.close("server shutting down").await;
                     return;
                 }
                 Wake::Incoming(Some(Ok(message))) => {
@@ -293,6 +287,15 @@ impl Connection {
             .and_then(|t| self.state.identities.resolve(t))
     }
 
+    /// Says goodbye: 1001, going away, with the reason.
+    async fn close(&mut self, reason: &'static str) {
+        let frame = CloseFrame {
+            code: 1001,
+            reason: reason.into(),
+        };
+        let _ = self.socket.send(WsMessage::Close(Some(frame))).await;
+    }
+
     /// Closes a connection silent for the idle timeout; pings the others.
     async fn keep_alive(&mut self) -> Result<(), Gone> {
         if self.heard.elapsed() >= self.idle_timeout {
@@ -300,13 +303,7 @@ impl Connection {
                 silent_ms = self.heard.elapsed().as_millis() as u64,
                 "closing a connection that stopped answering"
             );
-            let _ = self
-                .socket
-                .send(WsMessage::Close(Some(CloseFrame {
-                    code: 1001,
-                    reason: "no answer to pings".into(),
-                })))
-                .await;
+            self.close("no answer to pings").await;
             return Err(Gone);
         }
         self.socket
