@@ -171,11 +171,14 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
                             older.messages = messages;
                             older.complete = !page.more;
                         });
-                        // Keep what was in view where it was.
-                        if let (Some(log), Some(before)) = (log.get_untracked(), height) {
-                            let grown = log.scroll_height() - before;
-                            log.set_scroll_top(log.scroll_top() + grown);
-                        }
+                        // Keep what was in view where it was, once the
+                        // older messages are drawn above it.
+                        request_animation_frame(move || {
+                            if let (Some(log), Some(before)) = (log.get_untracked(), height) {
+                                let grown = log.scroll_height() - before;
+                                log.set_scroll_top(log.scroll_top() + grown);
+                            }
+                        });
                     }
                     Err(refusal) => chat.alert.set(Some(refusal.message)),
                 }
