@@ -337,10 +337,15 @@ impl Chat {
                     self.reload.update(|n| *n += 1);
                 }
                 if me.is_none() && matches!(self.me.get_untracked(), Me::Named(_)) {
-                    // The server does not know us (a new store, or we were
-                    // idle too long): claim the name again, then reconnect
-                    // as its holder.
-                    super::identity::reclaim(*self);
+                    if crate::client::storage::name().is_some() {
+                        // The server does not know us (a new store, or we
+                        // were idle too long): claim the name again, then
+                        // reconnect as its holder.
+                        super::identity::reclaim(*self);
+                    } else {
+                        // Signed out in another tab: so is this one.
+                        self.me.set(Me::Anonymous { problem: None });
+                    }
                 }
             }
             ServerEvent::ChannelCreated { channel } => {

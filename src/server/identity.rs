@@ -338,8 +338,8 @@ impl Identities {
         pending
     }
 
-    /// Removes the identities not used since `before` from memory; the
-    /// store is swept by the caller's `Write::Sweep`. Their number.
+    /// Removes the identities not used since `before`, freeing their
+    /// names; their number.
     pub fn expire(&self, before: DateTime<Utc>) -> usize {
         let mut registry = self.registry();
         let idle: Vec<IdentityId> = registry
@@ -350,6 +350,9 @@ impl Identities {
             .collect();
         for id in &idle {
             registry.remove(*id);
+            // Queued under the lock: before any claim of a freed name.
+            self.store
+                .write(Write::RemoveIdentity { id: *id }, Box::new(|_| {}));
         }
         idle.len()
     }
@@ -360,4 +363,120 @@ fn oneshot<T>() -> (
     tokio::sync::oneshot::Receiver<T>,
 ) {
     tokio::sync::oneshot::channel()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::store::SqliteStore;
+
+    fn name(s: &str) -> DisplayName {
+        DisplayName::parse(s).unwrap()
+    }
+
+    fn identities(max: usize) -> Identities {
+        Identities::new(SqliteStore::open(":memory:").unwrap(), Vec::new(), 1, max)
+    }
+
+    fn free() -> Result<(), Refusal> {
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_first_claim_issues_a_long_random_token_and_a_new_number() {
+        let ids = identities(10);
+        let (a, ada) = ids.claim(None, name("ada"), free).await.unwrap();
+        let (b, bob) = ids.claim(None, name("bob"), free).await.unwrap();
+        assert_eq!(a.as_str().len(), 64);
+        assert_ne!(a, b);
+        assert_ne!(ada.id, bob.id);
+        assert_eq!(ids.resolve(&a.hash()), Some(ada));
+    }
+
+    #[tokio::test]
+    async fn names_are_unique_case_insensitively() {
+        let ids = identities(10);
+        ids.claim(None, name("Ada"), free).await.unwrap();
+        let err = ids.claim(None, name("ADA"), free).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::NameTaken);
+    }
+
+    #[tokio::test]
+    async fn the_holder_claims_its_name_again_without_using_the_limit() {
+        let ids = identities(10);
+        let (token, ada) = ids.claim(None, name("ada"), free).await.unwrap();
+        let limited = || Err(Refusal::new(ErrorCode::TooManyClaims, "no"));
+        let (again, now) = ids.claim(Some(&token), name("Ada"), limited).await.unwrap();
+        assert_eq!(again, token);
+        assert_eq!(now.id, ada.id);
+        assert_eq!(now.name.as_str(), "Ada");
+        // A new name is a claim like any other.
+        let err = ids
+            .claim(Some(&token), name("grace"), limited)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooManyClaims);
+    }
+
+    #[tokio::test]
+    async fn renaming_releases_the_old_name_and_keeps_the_number() {
+        let ids = identities(10);
+        let (token, ada) = ids.claim(None, name("ada"), free).await.unwrap();
+        let (_, grace) = ids.claim(Some(&token), name("grace"), free).await.unwrap();
+        assert_eq!(grace.id, ada.id);
+        let (_, other) = ids.claim(None, name("ada"), free).await.unwrap();
+        assert_ne!(other.id, ada.id, "the name is free; the number is not");
+    }
+
+    #[tokio::test]
+    async fn unknown_or_malformed_tokens_get_a_fresh_identity() {
+        let ids = identities(10);
+        let forged = Token::from_client(&"a".repeat(64)).unwrap();
+        let (token, _) = ids.claim(Some(&forged), name("ada"), free).await.unwrap();
+        assert_ne!(token, forged);
+        assert!(ids.resolve(&forged.hash()).is_none());
+        assert!(Token::from_client("short").is_none());
+        assert!(Token::from_client(&"G".repeat(64)).is_none());
+    }
+
+    #[tokio::test]
+    async fn signing_out_voids_the_token_and_frees_the_name() {
+        let ids = identities(10);
+        let (token, _) = ids.claim(None, name("ada"), free).await.unwrap();
+        ids.sign_out(&token.hash()).await.unwrap();
+        assert!(ids.resolve(&token.hash()).is_none());
+        assert_eq!(
+            ids.sign_out(&token.hash()).await.unwrap_err().code,
+            ErrorCode::NotSignedIn
+        );
+        ids.claim(None, name("ada"), free).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn idle_identities_expire_and_their_names_are_freed() {
+        let ids = identities(10);
+        let (token, _) = ids.claim(None, name("ada"), free).await.unwrap();
+        assert_eq!(ids.expire(Utc::now() - chrono::Duration::days(1)), 0);
+        assert_eq!(ids.expire(Utc::now() + chrono::Duration::seconds(1)), 1);
+        assert!(ids.resolve(&token.hash()).is_none());
+        assert!(ids.is_empty());
+        ids.claim(None, name("ada"), free).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_number_of_identities_is_capped() {
+        let ids = identities(1);
+        ids.claim(None, name("ada"), free).await.unwrap();
+        let err = ids.claim(None, name("bob"), free).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooManyIdentities);
+        assert_eq!(ids.len(), 1);
+    }
+
+    #[test]
+    fn the_token_is_read_from_a_cookie_header() {
+        let t = "0123456789abcdef".repeat(4);
+        let header = format!("theme=dark; {TOKEN_COOKIE}={t}; other=1");
+        assert_eq!(Token::from_cookie_header(&header).unwrap().as_str(), t);
+        assert!(Token::from_cookie_header("theme=dark").is_none());
+    }
 }

@@ -158,22 +158,16 @@ impl Server {
 async fn sweep(state: AppState) {
     let days = |n: u32| (n > 0).then(|| chrono::Utc::now() - chrono::Duration::days(n.into()));
     loop {
-        let idle_before = days(state.settings.identity_days);
-        let messages_before = days(state.settings.history_days);
-        if let Some(before) = idle_before {
+        if let Some(before) = days(state.settings.identity_days) {
             let removed = state.identities.expire(before);
             if removed > 0 {
                 tracing::info!(removed, "idle identities removed");
             }
         }
-        if idle_before.is_some() || messages_before.is_some() {
-            state.store.write(
-                Write::Sweep {
-                    idle_before,
-                    messages_before,
-                },
-                Box::new(|_| {}),
-            );
+        if let Some(messages_before) = days(state.settings.history_days) {
+            state
+                .store
+                .write(Write::Sweep { messages_before }, Box::new(|_| {}));
         }
         tokio::time::sleep(SWEEP_EVERY).await;
     }

@@ -75,13 +75,9 @@ pub enum Write {
     Touch { id: IdentityId, at: DateTime<Utc> },
     /// Signed out or expired: the token is void and the name free.
     RemoveIdentity { id: IdentityId },
-    /// Removes identities not used since `idle_before`, and messages sent
-    /// before `messages_before` that are not among their channel's most
-    /// recent [`crate::model::HISTORY_LIMIT`].
-    Sweep {
-        idle_before: Option<DateTime<Utc>>,
-        messages_before: Option<DateTime<Utc>>,
-    },
+    /// Removes messages sent before `messages_before` that are not among
+    /// their channel's most recent [`crate::model::HISTORY_LIMIT`].
+    Sweep { messages_before: DateTime<Utc> },
     /// Changes nothing; completes once everything queued before it has.
     Barrier,
 }
@@ -472,17 +468,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<(), StoreError
             tx.prepare_cached("DELETE FROM identities WHERE id = ?1")?
                 .execute([*id as i64])?;
         }
-        Write::Sweep {
-            idle_before,
-            messages_before,
-        } => {
-            if let Some(before) = idle_before {
-                tx.execute(
-                    "DELETE FROM identities WHERE last_seen < ?1",
-                    [millis(*before)],
-                )?;
-            }
-            if let Some(before) = messages_before {
+        Write::Sweep { messages_before } => {
+            {
+                let before = messages_before;
                 // Keep each channel's last HISTORY_LIMIT messages (the live
                 // window and its replay log) whatever their age.
                 let channels = tx
@@ -915,8 +903,7 @@ mod tests {
         write(
             &store,
             Write::Sweep {
-                idle_before: None,
-                messages_before: Some(Utc::now() - chrono::Duration::days(30)),
+                messages_before: Utc::now() - chrono::Duration::days(30),
             },
         );
         // Old history behind the last 100 is gone, the last 100 stay
@@ -930,29 +917,24 @@ mod tests {
     }
 
     #[test]
-    fn idle_identities_are_swept() {
+    fn removed_identities_are_gone_and_their_numbers_never_reused() {
         let store = SqliteStore::open(":memory:").unwrap();
-        let identity = |id: IdentityId, name: &str, last_seen| StoredIdentity {
+        let identity = |id: IdentityId, name: &str| StoredIdentity {
             id,
             name: DisplayName::parse(name).unwrap(),
             token_hash: [id as u8; 32],
-            created_at: last_seen,
-            last_seen,
+            created_at: Utc::now(),
+            last_seen: Utc::now(),
         };
-        let old = Utc::now() - chrono::Duration::days(100);
-        write(&store, Write::PutIdentity(identity(1, "old", old)));
-        write(&store, Write::PutIdentity(identity(2, "new", Utc::now())));
-        write(
-            &store,
-            Write::Sweep {
-                idle_before: Some(Utc::now() - chrono::Duration::days(90)),
-                messages_before: None,
-            },
-        );
+        write(&store, Write::PutIdentity(identity(1, "old")));
+        write(&store, Write::PutIdentity(identity(2, "new")));
+        write(&store, Write::RemoveIdentity { id: 2 });
         let loaded = store.load(HISTORY_LIMIT).unwrap();
         let names: Vec<_> = loaded.identities.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(names, ["new"]);
+        assert_eq!(names, ["old"]);
         assert_eq!(loaded.next_identity_id, 3, "ids are never reused");
+        // The name of a removed identity can be taken by a new one.
+        write(&store, Write::PutIdentity(identity(3, "new")));
     }
 
     #[test]

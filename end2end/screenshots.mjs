@@ -1,5 +1,12 @@
+// Screenshots to look at, not a test: a channel with 120 messages and
+// "Load older messages", on a desktop, a phone and in dark mode. Start a
+// server first, e.g.
+//   target/release/flack --addr 127.0.0.1:3400 --database /tmp/shot.db --send-per-second 0
+// then `node screenshots.mjs` here; the pictures go to /tmp/shots.
 import { chromium } from "@playwright/test";
-const base = "http://127.0.0.1:3400";
+import { mkdirSync } from "node:fs";
+const base = process.env.FLACK_URL ?? "http://127.0.0.1:3400";
+mkdirSync("/tmp/shots", { recursive: true });
 const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-gpu"] });
 async function user(name, opts = {}) {
   const ctx = await browser.newContext({ baseURL: base, ...opts });
