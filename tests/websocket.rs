@@ -259,29 +259,28 @@ async fn the_history_keeps_the_last_hundred_of_a_hundred_and_fifty() {
 #[tokio::test]
 async fn a_backlog_of_events_goes_out_in_one_write() {
     use flack::model::{ChannelName, DisplayName, Identity, MessageText};
-    use futures_util::FutureExt;
     let server = start().await;
     let (_ada, mut bob) = two_in_general(server.addr, "ada", "bob").await;
     let general = ChannelName::parse("general").unwrap();
     let before = bob.data_segments_in();
-    // Posted and stored without yielding: Bob's connection (on this same
-    // thread) finds all twenty queued when it next runs.
+    // Posted and stored without yielding: the twenty completions wait,
+    // together, for the runtime, and Bob's connection (on this same
+    // thread) then finds all twenty queued when it next runs.
     let author = Identity {
         id: 1,
         name: DisplayName::parse("ada").unwrap(),
     };
-    for i in 1..=20 {
-        let text = MessageText::parse(&format!("message {i}")).unwrap();
-        let mut stored = server.hub.post(&general, &author, text, None);
-        loop {
-            match (&mut stored).now_or_never() {
-                Some(result) => {
-                    result.unwrap();
-                    break;
-                }
-                None => std::thread::sleep(std::time::Duration::from_millis(1)),
-            };
-        }
+    let stored: Vec<_> = (1..=20)
+        .map(|i| {
+            let text = MessageText::parse(&format!("message {i}")).unwrap();
+            server.hub.post(&general, &author, text, None)
+        })
+        .collect();
+    while server.store().in_flight() > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    for pending in stored {
+        pending.await.unwrap();
     }
     for i in 1..=20 {
         match bob.next_in_channel().await {

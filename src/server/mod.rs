@@ -64,6 +64,9 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Turns `true` when the server is stopping.
     pub shutdown: watch::Receiver<bool>,
+    /// Beats every third of the idle timeout: sockets ping then, and close
+    /// when silent too long (one timer for all of them).
+    pub heartbeat: watch::Receiver<()>,
 }
 
 /// A running server.
@@ -78,6 +81,7 @@ pub struct Server {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    beater: JoinHandle<()>,
 }
 
 /// How often idle identities and old history are swept.
@@ -117,8 +121,18 @@ impl Server {
             loaded.next_identity_id,
             settings.max_identities,
         );
+        let (beat, heartbeat) = watch::channel(());
+        let every = Duration::from_secs(settings.idle_timeout_secs) / 3;
+        let beater = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                ticks.tick().await;
+                beat.send_replace(());
+            }
+        });
         let state = AppState {
             leptos_options,
+            heartbeat,
             hub: Arc::new(hub),
             identities: Arc::new(identities),
             store: Arc::clone(&store),
@@ -138,7 +152,13 @@ impl Server {
             stop,
             task,
             sweeper,
+            beater,
         })
+    }
+
+    /// Its store, for tests and tools in the same process.
+    pub fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
     }
 
     /// Stops accepting, closes every WebSocket (1001, going away), waits
@@ -147,6 +167,7 @@ impl Server {
         let _ = self.stop.send(true);
         let _ = self.task.await;
         self.sweeper.abort();
+        self.beater.abort();
         let store = self.store;
         let _ = tokio::task::spawn_blocking(move || store.close()).await;
     }

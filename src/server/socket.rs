@@ -34,7 +34,8 @@ use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// The read buffer each connection starts with (tungstenite's default is
 /// 128 KiB). A client's frames are a few hundred bytes; a larger one grows
@@ -100,10 +101,8 @@ pub async fn upgrade(
                 }
             };
             let budget = state.limits.send_budget();
-            let idle_timeout = Duration::from_secs(state.settings.idle_timeout_secs);
-            let mut ticker =
-                tokio::time::interval_at(Instant::now() + idle_timeout / 3, idle_timeout / 3);
-            ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            let mut heartbeat = state.heartbeat.clone();
+            heartbeat.borrow_and_update();
             let connection = Connection {
                 socket,
                 state,
@@ -112,8 +111,7 @@ pub async fn upgrade(
                 joined: None,
                 pending: VecDeque::new(),
                 heard: Instant::now(),
-                idle_timeout,
-                ticker,
+                heartbeat,
                 _admission: admission,
             };
             // Boxed, and so are the larger steps inside it (a message's
@@ -135,9 +133,9 @@ struct Connection {
     pending: VecDeque<Reply>,
     /// When the client was last heard from.
     heard: Instant,
-    idle_timeout: Duration,
-    /// Pings, and checks for silence.
-    ticker: Interval,
+    /// The server's heartbeat, every third of the idle timeout: time to
+    /// ping, and to check for silence. One timer for all connections.
+    heartbeat: watch::Receiver<()>,
     /// Holds this connection's place in its address's count.
     _admission: Option<Admission>,
 }
@@ -224,7 +222,7 @@ impl Connection {
                 incoming = self.socket.recv(), if reading => Wake::Incoming(incoming),
                 event = next_event(&mut self.joined) => Wake::Channel(event),
                 event = directory.recv() => Wake::Directory(event),
-                _ = self.ticker.tick() => Wake::Tick,
+                _ = self.heartbeat.changed() => Wake::Tick,
             };
             let step = match wake {
                 Wake::Shutdown => {
@@ -236,13 +234,7 @@ impl Connection {
                     Box::pin(self.on_message(message)).await
                 }
                 Wake::Incoming(_) => return,
-                Wake::Reply(answer) => {
-                    self.pending.pop_front();
-                    match answer {
-                        Some(event) => self.send(event.to_json().into()).await,
-                        None => Ok(()),
-                    }
-                }
+                Wake::Reply(answer) => Box::pin(self.send_replies(answer)).await,
                 Wake::Tick => self.keep_alive().await,
                 Wake::Channel(Ok(frame)) => Box::pin(self.send_queued(frame)).await,
                 Wake::Directory(Ok(frame)) => self.send(frame).await,
@@ -275,7 +267,7 @@ impl Connection {
             epoch: self.state.hub.epoch().to_owned(),
             me: self.me(),
             channels: self.state.hub.channels(),
-            idle_timeout_ms: self.idle_timeout.as_millis() as u64,
+            idle_timeout_ms: self.idle_timeout().as_millis() as u64,
         };
         hello.to_json().into()
     }
@@ -285,6 +277,10 @@ impl Connection {
         self.token
             .as_ref()
             .and_then(|t| self.state.identities.resolve(t))
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.state.settings.idle_timeout_secs)
     }
 
     /// Says goodbye: 1001, going away, with the reason.
@@ -298,7 +294,7 @@ impl Connection {
 
     /// Closes a connection silent for the idle timeout; pings the others.
     async fn keep_alive(&mut self) -> Result<(), Gone> {
-        if self.heard.elapsed() >= self.idle_timeout {
+        if self.heard.elapsed() >= self.idle_timeout() {
             tracing::info!(
                 silent_ms = self.heard.elapsed().as_millis() as u64,
                 "closing a connection that stopped answering"
@@ -317,6 +313,32 @@ impl Connection {
             .send(WsMessage::Text(frame))
             .await
             .map_err(|_| Gone)
+    }
+
+    /// Sends the answer to the oldest pending write, and those of the
+    /// writes after it that are already stored (a commit answers many at
+    /// once), flushed once.
+    async fn send_replies(&mut self, first: Option<ServerEvent>) -> Result<(), Gone> {
+        use futures_util::FutureExt;
+        let mut answer = first;
+        loop {
+            self.pending.pop_front();
+            if let Some(event) = answer {
+                self.socket
+                    .feed(WsMessage::Text(event.to_json().into()))
+                    .await
+                    .map_err(|_| Gone)?;
+            }
+            match self
+                .pending
+                .front_mut()
+                .and_then(|r| r.answer().now_or_never())
+            {
+                Some(next) => answer = next,
+                None => break,
+            }
+        }
+        self.socket.flush().await.map_err(|_| Gone)
     }
 
     /// Sends a channel event and whatever else is already queued behind

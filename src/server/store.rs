@@ -8,9 +8,12 @@
 //! for them once, at start ([`Store::load`]).
 //!
 //! Writes go through one writer thread that commits whatever is queued in
-//! one transaction (group commit), then runs each write's completion, in
-//! the order the writes were queued: the hub announces an event only from
-//! there, so nothing is acknowledged or broadcast before it is on disk.
+//! one transaction (group commit); then each write's completion runs, in
+//! the order the writes were queued, on a task of the async runtime the
+//! store was opened in (so the many tasks a fan-out wakes are woken from
+//! inside it), or on the writer thread without one. The hub announces an
+//! event only from there, so nothing is acknowledged or broadcast before
+//! it is on disk.
 //! Reads (older history, a stored message's author) use a connection of
 //! their own; WAL mode lets them run while the writer commits.
 //!
@@ -195,6 +198,9 @@ const MAX_GROUP: usize = 1024;
 /// The embedded store: one SQLite file in WAL mode.
 pub struct SqliteStore {
     path: PathBuf,
+    /// Writes queued and not yet committed (their completions not yet
+    /// handed on).
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
     queue: Mutex<Option<mpsc::Sender<(Write, Done)>>>,
     reader: Mutex<Connection>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -285,12 +291,27 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         let (queue, ops) = mpsc::channel();
+        let completer = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+            let (tx, mut rx) =
+                tokio::sync::mpsc::unbounded_channel::<(Vec<Done>, Result<(), StoreError>)>();
+            runtime.spawn(async move {
+                while let Some((dones, result)) = rx.recv().await {
+                    for done in dones {
+                        done(result.clone());
+                    }
+                }
+            });
+            tx
+        });
+        let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = Arc::clone(&in_flight);
         let thread = std::thread::Builder::new()
             .name("flack-store".into())
-            .spawn(move || write_loop(writer, ops))
+            .spawn(move || write_loop(writer, ops, completer, &counted))
             .map_err(|e| StoreError(format!("cannot start the writer: {e}")))?;
         Ok(Arc::new(SqliteStore {
             path,
+            in_flight,
             queue: Mutex::new(Some(queue)),
             reader: Mutex::new(reader),
             writer: Mutex::new(Some(thread)),
@@ -307,6 +328,11 @@ impl SqliteStore {
         if let Some(writer) = writer {
             let _ = writer.join();
         }
+    }
+
+    /// How many writes are queued and not yet committed.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The file the store lives in.
@@ -369,7 +395,15 @@ pub fn backup(from: &Path, to: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn write_loop(mut conn: Connection, ops: mpsc::Receiver<(Write, Done)>) {
+/// Where completions go to run: a task of the runtime.
+type Completer = tokio::sync::mpsc::UnboundedSender<(Vec<Done>, Result<(), StoreError>)>;
+
+fn write_loop(
+    mut conn: Connection,
+    ops: mpsc::Receiver<(Write, Done)>,
+    completer: Option<Completer>,
+    in_flight: &std::sync::atomic::AtomicUsize,
+) {
     let mut group: Vec<(Write, Done)> = Vec::with_capacity(64);
     while let Ok(first) = ops.recv() {
         group.push(first);
@@ -383,8 +417,17 @@ fn write_loop(mut conn: Connection, ops: mpsc::Receiver<(Write, Done)>) {
             tracing::error!(cause = %err, writes = group.len(), "a commit failed");
             err
         });
-        for (_, done) in group.drain(..) {
-            done(result.clone());
+        let dones: Vec<Done> = group.drain(..).map(|(_, done)| done).collect();
+        in_flight.fetch_sub(dones.len(), std::sync::atomic::Ordering::SeqCst);
+        // Without a runtime (or once it is gone), here.
+        let unsent = match &completer {
+            Some(completer) => completer.send((dones, result)).err().map(|e| e.0),
+            None => Some((dones, result)),
+        };
+        if let Some((dones, result)) = unsent {
+            for done in dones {
+                done(result.clone());
+            }
         }
     }
     // Leave a tidy file: fold the WAL back in.
@@ -721,10 +764,16 @@ impl Store for SqliteStore {
 
     fn write(&self, write: Write, done: Done) {
         let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let refused = match queue.as_ref() {
             Some(queue) => queue.send((write, done)).err().map(|e| e.0 .1),
             None => Some(done),
         };
+        if refused.is_some() {
+            self.in_flight
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
         drop(queue);
         if let Some(done) = refused {
             // Not on the caller's thread: it may hold a lock the
