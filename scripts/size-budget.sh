@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 
 # Set just above the size measured when the budget was introduced; raise it
 # deliberately, with the reason in the commit, never silently.
-BUDGET_BYTES=${WASM_BROTLI_BUDGET:-260000}
+# 260,000 -> 272,000 (2026-12-01): identities by number, sign-out, "Load
+# older messages", the paced outbox and the link heartbeat took the WASM
+# from 258,052 to 269,993 bytes. Splitting the WASM (lazy routes and
+# components) is the planned way down to a 200 KB first load.
+BUDGET_BYTES=${WASM_BROTLI_BUDGET:-272000}
 
 sizes() { # file -> "raw gzip brotli"
   node -e '
