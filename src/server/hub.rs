@@ -162,6 +162,12 @@ impl<T> Future for Pending<T> {
     }
 }
 
+/// Whether a frame of the channel-list fan-out is the heartbeat (see
+/// [`Hub::beat`]), not an event to send.
+pub fn is_heartbeat(frame: &Frame) -> bool {
+    frame.as_str().is_empty()
+}
+
 /// The refusal for a write the store could not make.
 pub fn not_stored(err: &StoreError) -> Refusal {
     tracing::error!(cause = %err, "a write was not stored");
@@ -252,9 +258,17 @@ impl Hub {
             .collect()
     }
 
-    /// Channel-list events ([`ServerEvent::ChannelCreated`]).
+    /// Channel-list events ([`ServerEvent::ChannelCreated`]), and the
+    /// heartbeat ([`is_heartbeat`]).
     pub fn subscribe_directory(&self) -> broadcast::Receiver<Frame> {
         self.directory.subscribe()
+    }
+
+    /// Tells every connection it is time to ping and to check for silence:
+    /// an empty frame on the channel-list fan-out, which every connection
+    /// follows anyway (no timer per connection).
+    pub fn beat(&self) {
+        let _ = self.directory.send(Frame::from_static(""));
     }
 
     /// Creates a channel, announcing it to every connection once stored.

@@ -64,9 +64,6 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Turns `true` when the server is stopping.
     pub shutdown: watch::Receiver<bool>,
-    /// Beats every third of the idle timeout: sockets ping then, and close
-    /// when silent too long (one timer for all of them).
-    pub heartbeat: watch::Receiver<()>,
 }
 
 /// A running server.
@@ -121,18 +118,8 @@ impl Server {
             loaded.next_identity_id,
             settings.max_identities,
         );
-        let (beat, heartbeat) = watch::channel(());
-        let every = Duration::from_secs(settings.idle_timeout_secs) / 3;
-        let beater = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-            loop {
-                ticks.tick().await;
-                beat.send_replace(());
-            }
-        });
         let state = AppState {
             leptos_options,
-            heartbeat,
             hub: Arc::new(hub),
             identities: Arc::new(identities),
             store: Arc::clone(&store),
@@ -142,6 +129,20 @@ impl Server {
         };
         let hub = Arc::clone(&state.hub);
         let identities = Arc::clone(&state.identities);
+        // One timer for every socket: each third of the idle timeout, they
+        // ping, and close if silent too long.
+        let every = Duration::from_secs(state.settings.idle_timeout_secs) / 3;
+        let beater = tokio::spawn({
+            let hub = Arc::clone(&hub);
+            async move {
+                let start = tokio::time::Instant::now() + every;
+                let mut ticks = tokio::time::interval_at(start, every);
+                loop {
+                    ticks.tick().await;
+                    hub.beat();
+                }
+            }
+        });
         let sweeper = tokio::spawn(sweep(state.clone()));
         let task = tokio::spawn(serve(listener, router(state), shutdown));
         Ok(Server {

@@ -34,7 +34,6 @@ use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// The read buffer each connection starts with (tungstenite's default is
@@ -101,8 +100,6 @@ pub async fn upgrade(
                 }
             };
             let budget = state.limits.send_budget();
-            let mut heartbeat = state.heartbeat.clone();
-            heartbeat.borrow_and_update();
             let connection = Connection {
                 socket,
                 state,
@@ -111,7 +108,6 @@ pub async fn upgrade(
                 joined: None,
                 pending: VecDeque::new(),
                 heard: Instant::now(),
-                heartbeat,
                 _admission: admission,
             };
             // Boxed, and so are the larger steps inside it (a message's
@@ -133,9 +129,6 @@ struct Connection {
     pending: VecDeque<Reply>,
     /// When the client was last heard from.
     heard: Instant,
-    /// The server's heartbeat, every third of the idle timeout: time to
-    /// ping, and to check for silence. One timer for all connections.
-    heartbeat: watch::Receiver<()>,
     /// Holds this connection's place in its address's count.
     _admission: Option<Admission>,
 }
@@ -189,7 +182,6 @@ enum Wake {
     Channel(Result<Frame, RecvError>),
     Directory(Result<Frame, RecvError>),
     Reply(Option<ServerEvent>),
-    Tick,
 }
 
 /// The socket is gone: stop.
@@ -222,7 +214,6 @@ impl Connection {
                 incoming = self.socket.recv(), if reading => Wake::Incoming(incoming),
                 event = next_event(&mut self.joined) => Wake::Channel(event),
                 event = directory.recv() => Wake::Directory(event),
-                _ = self.heartbeat.changed() => Wake::Tick,
             };
             let step = match wake {
                 Wake::Shutdown => {
@@ -235,7 +226,9 @@ impl Connection {
                 }
                 Wake::Incoming(_) => return,
                 Wake::Reply(answer) => Box::pin(self.send_replies(answer)).await,
-                Wake::Tick => self.keep_alive().await,
+                Wake::Directory(Ok(beat)) if super::hub::is_heartbeat(&beat) => {
+                    self.keep_alive().await
+                }
                 Wake::Channel(Ok(frame)) => Box::pin(self.send_queued(frame)).await,
                 Wake::Directory(Ok(frame)) => self.send(frame).await,
                 Wake::Channel(Err(RecvError::Lagged(missed))) => {
