@@ -168,9 +168,11 @@ impl Reply {
     }
 }
 
-async fn next_reply(pending: &mut VecDeque<Reply>) -> Option<ServerEvent> {
+/// The answer to the oldest pending write, as it goes on the wire (a
+/// frame is small in the connection's state; the event is not).
+async fn next_reply(pending: &mut VecDeque<Reply>) -> Option<Frame> {
     match pending.front_mut() {
-        Some(reply) => reply.answer().await,
+        Some(reply) => reply.answer().await.map(|event| event.to_json().into()),
         None => std::future::pending().await,
     }
 }
@@ -181,7 +183,7 @@ enum Wake {
     Incoming(Option<Result<WsMessage, axum::Error>>),
     Channel(Result<Frame, RecvError>),
     Directory(Result<Frame, RecvError>),
-    Reply(Option<ServerEvent>),
+    Reply(Option<Frame>),
 }
 
 /// The socket is gone: stop.
@@ -311,14 +313,14 @@ impl Connection {
     /// Sends the answer to the oldest pending write, and those of the
     /// writes after it that are already stored (a commit answers many at
     /// once), flushed once.
-    async fn send_replies(&mut self, first: Option<ServerEvent>) -> Result<(), Gone> {
+    async fn send_replies(&mut self, first: Option<Frame>) -> Result<(), Gone> {
         use futures_util::FutureExt;
         let mut answer = first;
         loop {
             self.pending.pop_front();
-            if let Some(event) = answer {
+            if let Some(frame) = answer {
                 self.socket
-                    .feed(WsMessage::Text(event.to_json().into()))
+                    .feed(WsMessage::Text(frame))
                     .await
                     .map_err(|_| Gone)?;
             }
@@ -327,7 +329,7 @@ impl Connection {
                 .front_mut()
                 .and_then(|r| r.answer().now_or_never())
             {
-                Some(next) => answer = next,
+                Some(next) => answer = next.map(|event| event.to_json().into()),
                 None => break,
             }
         }
