@@ -170,11 +170,14 @@ async fn a_socket_that_never_answers_pings_is_closed_and_its_slot_freed() {
     })
     .await;
     let mut silent = Client::connect(server.addr, None).await;
-    // Never read, so never answer a ping: the server gives up on it.
-    tokio::time::sleep(Duration::from_millis(3600)).await;
+    // Never read, so never answer a ping: the server gives up on it at its
+    // first heartbeat (every third of the timeout) after 3 s of silence,
+    // so by 4 s. Reading earlier would answer its pings.
+    tokio::time::sleep(Duration::from_millis(5500)).await;
     let mut pinged = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
-        match tokio::time::timeout(Duration::from_secs(5), silent.ws_next()).await {
+        match tokio::time::timeout_at(deadline, silent.ws_next()).await {
             Ok(Some(Ok(WsMessage::Ping(_)))) => pinged = true,
             Ok(Some(Ok(WsMessage::Close(frame)))) => {
                 let frame = frame.expect("a close frame with a code");
