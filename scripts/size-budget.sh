@@ -11,7 +11,22 @@ cd "$(dirname "$0")/.."
 # older messages", the paced outbox and the link heartbeat took the WASM
 # from 258,052 to 269,993 bytes. Splitting the WASM (lazy routes and
 # components) is the planned way down to a 200 KB first load.
-BUDGET_BYTES=${WASM_BROTLI_BUDGET:-272000}
+# 272,000 -> 366,000 (2026-12-01): the conversation issue took the WASM
+# from 269,993 to 364,776 bytes. Measured by building it without each
+# feature (same commit, brotli 11): threads 23,098, reactions 16,421,
+# mentions and notifications 15,341, formatting (the Markdown parser and
+# its views) 8,602, editing 6,356; the five together 72,104; the rest
+# (the new events in the UI state, the richer message type) ~22,700.
+# The first-load issue is to bring the first screen under 200 KB by
+# loading the thread panel, pickers and the like on first use.
+# 366,000 -> 438,000 (2026-12-01, night): the awareness issue (unread
+# counts and the "New messages" line, typing, presence and the members
+# panel, direct messages, search with its results page and jumping to an
+# old message, the quick switcher) took the WASM from 364,776 to 437,267
+# bytes. Raised openly, not hidden: the first-load issue is next, and
+# these panels (members, search results, switcher) are among the first to
+# load on use rather than up front.
+BUDGET_BYTES=${WASM_BROTLI_BUDGET:-438000}
 
 sizes() { # file -> "raw gzip brotli"
   node -e '

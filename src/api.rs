@@ -109,7 +109,11 @@ pub async fn create_channel(name: String) -> Result<ChannelSummary, Refusal> {
 pub async fn fetch_history(channel: String) -> Result<ChannelHistory, Refusal> {
     use crate::model::ChannelName;
     let state = ssr::state()?;
-    ssr::answer(async { state.hub.history(&ChannelName::parse(&channel)?) }).await
+    ssr::answer(async {
+        let viewer = ssr::viewer(&state);
+        state.hub.history(&ChannelName::parse(&channel)?, viewer)
+    })
+    .await
 }
 
 /// Stored messages older than message `before` (at most
@@ -121,7 +125,13 @@ pub async fn older_messages(
 ) -> Result<crate::model::OlderMessages, Refusal> {
     use crate::model::ChannelName;
     let state = ssr::state()?;
-    ssr::answer(async { state.hub.older(&ChannelName::parse(&channel)?, before) }).await
+    ssr::answer(async {
+        let viewer = ssr::viewer(&state);
+        state
+            .hub
+            .older(&ChannelName::parse(&channel)?, viewer, before)
+    })
+    .await
 }
 
 /// Deletes one of the caller's own messages.
@@ -131,10 +141,178 @@ pub async fn delete_message(channel: String, seq: Seq) -> Result<(), Refusal> {
     let state = ssr::state()?;
     ssr::answer(async {
         let me = ssr::signed_in(&state)?;
+        let channel = ChannelName::parse(&channel)?;
+        state.limits.take_write(me.id)?;
+        state.hub.delete(&channel, seq, me.id).await
+    })
+    .await
+}
+
+/// Replaces the text of one of the caller's own messages.
+#[server(endpoint = "edit_message")]
+pub async fn edit_message(channel: String, seq: Seq, text: String) -> Result<(), Refusal> {
+    use crate::model::{ChannelName, MessageText};
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let me = ssr::signed_in(&state)?;
+        let channel = ChannelName::parse(&channel)?;
+        let text = MessageText::parse(&text)?;
+        state.limits.take_write(me.id)?;
+        let mentions = state.identities.mentioned(&text);
+        state.hub.edit(&channel, seq, me.id, text, mentions).await
+    })
+    .await
+}
+
+/// Adds (`on`) or removes the caller's reaction `emoji` to a message.
+#[server(endpoint = "react")]
+pub async fn react(channel: String, seq: Seq, emoji: String, on: bool) -> Result<(), Refusal> {
+    use crate::model::{ChannelName, Emoji};
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let me = ssr::signed_in(&state)?;
+        let channel = ChannelName::parse(&channel)?;
+        let emoji = Emoji::parse(&emoji)?;
+        state.limits.take_write(me.id)?;
+        state.hub.react(&channel, seq, &me, emoji, on).await
+    })
+    .await
+}
+
+/// A thread: its parent message and its newest replies (at most
+/// [`crate::model::THREAD_PAGE`]), oldest first. `parent` may also be a
+/// reply: the answer is then the thread it is in.
+#[server(endpoint = "thread")]
+pub async fn fetch_thread(channel: String, parent: Seq) -> Result<crate::model::Thread, Refusal> {
+    use crate::model::ChannelName;
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let viewer = ssr::viewer(&state);
         state
             .hub
-            .delete(&ChannelName::parse(&channel)?, seq, me.id)
-            .await
+            .thread(&ChannelName::parse(&channel)?, viewer, parent)
+    })
+    .await
+}
+
+/// The people who have opened a channel, each with whether they are
+/// online now (a tab open), by name.
+#[server(endpoint = "members")]
+pub async fn channel_members(channel: String) -> Result<Vec<crate::model::Member>, Refusal> {
+    use crate::model::{ChannelName, Member};
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let channel = ChannelName::parse(&channel)?;
+        let mut members: Vec<Member> = state
+            .hub
+            .members(&channel, ssr::viewer(&state))?
+            .into_iter()
+            .filter_map(|id| state.identities.get(id))
+            .map(|identity| Member {
+                online: state.hub.is_online(identity.id),
+                identity,
+            })
+            .collect();
+        members.sort_by_key(|m| m.identity.name.key());
+        Ok(members)
+    })
+    .await
+}
+
+/// The newest messages (and replies) the caller can see that have every
+/// word of `query`, newest first (at most [`crate::model::SEARCH_LIMIT`]).
+#[server(endpoint = "search")]
+pub async fn search_messages(query: String) -> Result<Vec<crate::model::SearchHit>, Refusal> {
+    let state = ssr::state()?;
+    ssr::answer(async {
+        if query.chars().count() > 200 {
+            return Err(Refusal::new(
+                ErrorCode::BadRequest,
+                "A search can be at most 200 characters long.",
+            ));
+        }
+        state.hub.search(ssr::viewer(&state), &query)
+    })
+    .await
+}
+
+/// The messages around message `seq` (for a reply, around its thread's
+/// parent), to open a channel at a message older than its last 100.
+#[server(endpoint = "context")]
+pub async fn message_context(
+    channel: String,
+    seq: Seq,
+) -> Result<crate::model::MessageContext, Refusal> {
+    use crate::model::ChannelName;
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let viewer = ssr::viewer(&state);
+        state
+            .hub
+            .context(&ChannelName::parse(&channel)?, viewer, seq)
+    })
+    .await
+}
+
+/// Stored messages newer than message `after` (at most
+/// [`crate::model::OLDER_PAGE`]), oldest first, and whether there are more.
+#[server(endpoint = "newer_messages")]
+pub async fn newer_messages(
+    channel: String,
+    after: Seq,
+) -> Result<crate::model::OlderMessages, Refusal> {
+    use crate::model::ChannelName;
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let viewer = ssr::viewer(&state);
+        state
+            .hub
+            .newer(&ChannelName::parse(&channel)?, viewer, after)
+    })
+    .await
+}
+
+/// The caller's direct conversation with the person called `name`,
+/// started if new.
+#[server(endpoint = "open_direct")]
+pub async fn open_direct(name: String) -> Result<ChannelSummary, Refusal> {
+    use crate::model::DisplayName;
+    let state = ssr::state()?;
+    ssr::answer(async {
+        let me = ssr::signed_in(&state)?;
+        let name = DisplayName::parse(&name)?;
+        let other = state.identities.named(&name).ok_or_else(|| {
+            Refusal::new(
+                ErrorCode::UnknownPerson,
+                format!("Nobody is called \u{201c}{name}\u{201d} here."),
+            )
+        })?;
+        if !state
+            .hub
+            .directs(me.id)
+            .iter()
+            .any(|d| d.other(me.id) == Some(&other))
+        {
+            state.limits.take_channel_creation(me.id)?;
+        }
+        state.hub.open_direct(&me, &other).await
+    })
+    .await
+}
+
+/// Up to ten people whose name has `prefix` (those starting with it
+/// first), for the quick switcher.
+#[server(endpoint = "people")]
+pub async fn find_people(prefix: String) -> Result<Vec<Identity>, Refusal> {
+    let state = ssr::state()?;
+    ssr::answer(async {
+        if prefix.chars().count() > 64 {
+            return Err(Refusal::new(
+                ErrorCode::BadRequest,
+                "That is too long for a name.",
+            ));
+        }
+        Ok(state.identities.find(&prefix, 10))
     })
     .await
 }
@@ -206,6 +384,13 @@ mod ssr {
             ErrorCode::NotSignedIn,
             "Please choose a display name first.",
         )
+    }
+
+    /// The caller's identity number, if it has one: what it may see.
+    pub fn viewer(state: &AppState) -> Option<crate::model::IdentityId> {
+        token()
+            .and_then(|t| state.identities.resolve(&t.hash()))
+            .map(|me| me.id)
     }
 
     /// The caller's identity, or a refusal if it has none.

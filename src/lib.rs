@@ -2,6 +2,9 @@
 //!
 //! # Layout
 //! - [`model`]: shared types, limits and validation (server and browser).
+//! - [`markup`]: the Markdown subset of messages, parsed to a tree the UI
+//!   renders as views (never as HTML).
+//! - [`emoji`]: what a reaction may be, and the picker's common ones.
 //! - [`protocol`]: the WebSocket frames, `ClientFrame` up and `ServerEvent`
 //!   down.
 //! - [`api`]: server functions (request/response operations).
@@ -11,8 +14,12 @@
 //! - `server` (feature `ssr`): the hub, identities, sockets, settings and
 //!   the HTTP listener.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
+pub mod emoji;
+pub mod markup;
 pub mod model;
 pub mod protocol;
 

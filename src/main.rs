@@ -2,9 +2,29 @@
 //! Ctrl-C or SIGTERM and shut down gracefully. `flack backup FILE` copies
 //! the database instead, while a server may be running on it.
 
+/// Stack of each runtime thread. Server rendering walks a deep tree of
+/// view types; a debug build's frames are large enough to overflow the
+/// default 2 MiB on a channel page (a release build needs far less).
 #[cfg(feature = "ssr")]
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+const THREAD_STACK_BYTES: usize = 16 << 20;
+
+#[cfg(feature = "ssr")]
+fn main() -> std::process::ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(THREAD_STACK_BYTES)
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(err) => {
+            eprintln!("cannot start the async runtime: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn run() -> std::process::ExitCode {
     use clap::Parser;
     use flack::server::settings::{Args, Command, Settings};
     use flack::server::Server;

@@ -81,6 +81,18 @@ pub enum ErrorCode {
     TooManyIdentities,
     /// A state-changing request from a page of another site.
     CrossSite,
+    /// Only the author may edit a message.
+    NotEditor,
+    /// A reply's parent is not a message that can hold a thread (it is a
+    /// reply itself, or deleted).
+    InvalidThread,
+    /// A message with replies cannot be deleted: the thread would be lost.
+    HasReplies,
+    /// Not exactly one emoji.
+    InvalidEmoji,
+    /// The message has as many different reactions as it may.
+    TooManyReactions,
+    UnknownPerson,
     /// A fault of the server or of the network; not the user's doing.
     Internal,
 }
@@ -92,12 +104,17 @@ impl ErrorCode {
             ErrorCode::InvalidDisplayName
             | ErrorCode::InvalidChannelName
             | ErrorCode::InvalidMessage
+            | ErrorCode::InvalidThread
+            | ErrorCode::InvalidEmoji
             | ErrorCode::BadFrame
             | ErrorCode::BadRequest => 400,
             ErrorCode::NotSignedIn => 401,
-            ErrorCode::NotAuthor | ErrorCode::CrossSite => 403,
-            ErrorCode::UnknownChannel | ErrorCode::UnknownMessage => 404,
-            ErrorCode::NameTaken | ErrorCode::ChannelTaken => 409,
+            ErrorCode::NotAuthor | ErrorCode::NotEditor | ErrorCode::CrossSite => 403,
+            ErrorCode::UnknownChannel | ErrorCode::UnknownMessage | ErrorCode::UnknownPerson => 404,
+            ErrorCode::NameTaken
+            | ErrorCode::ChannelTaken
+            | ErrorCode::HasReplies
+            | ErrorCode::TooManyReactions => 409,
             ErrorCode::MessageTooLong | ErrorCode::FrameTooLarge | ErrorCode::RequestTooLarge => {
                 413
             }
@@ -193,7 +210,12 @@ impl fmt::Display for DisplayName {
 pub struct ChannelName(String);
 
 impl ChannelName {
+    /// A channel's name, or a direct conversation's (see
+    /// [`ChannelName::direct`]).
     pub fn parse(raw: &str) -> Result<Self, Refusal> {
+        if let Some((a, b)) = direct_people(raw) {
+            return Ok(ChannelName::direct(a, b));
+        }
         let name = raw.trim().to_lowercase();
         let invalid = |why: String| Refusal::new(ErrorCode::InvalidChannelName, why);
         if name.is_empty() {
@@ -225,6 +247,43 @@ impl ChannelName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The direct conversation of two people: `@<id>-<id>`, the lower
+    /// first. No channel name can look like it (`@` is not allowed in
+    /// one), so it never names a channel.
+    pub fn direct(a: IdentityId, b: IdentityId) -> Self {
+        ChannelName(format!("@{}-{}", a.min(b), a.max(b)))
+    }
+
+    /// The two people of a direct conversation; `None` for a channel.
+    pub fn people(&self) -> Option<(IdentityId, IdentityId)> {
+        direct_people(&self.0)
+    }
+
+    /// Whether `viewer` may see it: anyone a channel, only its two people
+    /// a direct conversation.
+    pub fn visible_to(&self, viewer: Option<IdentityId>) -> bool {
+        match self.people() {
+            None => true,
+            Some((a, b)) => viewer.is_some_and(|v| v == a || v == b),
+        }
+    }
+}
+
+/// The two ids of a direct conversation's name, exactly as
+/// [`ChannelName::direct`] writes it (two different ids, lower first).
+fn direct_people(raw: &str) -> Option<(IdentityId, IdentityId)> {
+    let (a, b) = raw.strip_prefix('@')?.split_once('-')?;
+    let number = |s: &str| {
+        (!s.is_empty()
+            && s.len() <= 19
+            && s.bytes().all(|c| c.is_ascii_digit())
+            && !s.starts_with('0'))
+        .then(|| s.parse::<IdentityId>().ok())
+        .flatten()
+    };
+    let (a, b) = (number(a)?, number(b)?);
+    (a < b).then_some((a, b))
 }
 
 impl fmt::Display for ChannelName {
@@ -236,7 +295,7 @@ impl fmt::Display for ChannelName {
 /// The text of a message: 1 to [`MAX_MESSAGE_CHARS`] characters, not only
 /// whitespace, no control characters but newline. A `\r\n` from a form is
 /// taken as `\n`. The text is kept as typed otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MessageText(String);
 
@@ -273,31 +332,257 @@ impl MessageText {
 }
 
 /// Who someone is: their identity's number and current display name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Identity {
     pub id: IdentityId,
     pub name: DisplayName,
 }
 
+/// Most different emoji one message can have reactions of.
+pub const MAX_REACTIONS: usize = 20;
+/// Most replies one thread request returns (the newest).
+pub const THREAD_PAGE: usize = 500;
+
 /// One message as the server stored it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Message {
     /// The message's number in its channel.
     pub seq: Seq,
-    /// The author's identity: what decides who may delete it.
+    /// The author's identity: what decides who may edit or delete it.
     pub author_id: IdentityId,
     /// The author's display name when they sent it.
     pub author: DisplayName,
     pub text: MessageText,
     /// When the server accepted it.
     pub sent_at: DateTime<Utc>,
+    /// For a reply: the message whose thread it is in. Replies are not
+    /// in the channel's own list of messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<Seq>,
+    /// When the author last changed the text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// The people the text mentions (`@name`), as the server resolved them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Identity>,
+    /// Reactions, in the order each emoji was first used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// For a thread's parent: how many replies it has.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replies: u32,
+    /// For a thread's parent: when the latest reply was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_at: Option<DateTime<Utc>>,
 }
 
-/// A channel as the channel list shows it.
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Message {
+    /// A new message with no thread, edits or reactions.
+    pub fn new(seq: Seq, author: &Identity, text: MessageText, sent_at: DateTime<Utc>) -> Message {
+        Message {
+            seq,
+            author_id: author.id,
+            author: author.name.clone(),
+            text,
+            sent_at,
+            thread: None,
+            edited_at: None,
+            mentions: Vec::new(),
+            reactions: Vec::new(),
+            replies: 0,
+            last_reply_at: None,
+        }
+    }
+
+    /// Whether identity `id` is among those the message mentions.
+    pub fn mentions_id(&self, id: IdentityId) -> bool {
+        self.mentions.iter().any(|m| m.id == id)
+    }
+
+    /// The thread's summary, for a message that can have one.
+    pub fn thread_summary(&self) -> ThreadSummary {
+        ThreadSummary {
+            parent: self.seq,
+            replies: self.replies,
+            last_reply_at: self.last_reply_at,
+        }
+    }
+}
+
+/// The people who reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Reaction {
+    /// One emoji (see [`Emoji`]).
+    pub emoji: String,
+    /// Who reacted with it, in the order they did.
+    pub by: Vec<Identity>,
+}
+
+/// A thread's parent as its reply count shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadSummary {
+    pub parent: Seq,
+    pub replies: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reply_at: Option<DateTime<Utc>>,
+}
+
+/// A thread: its parent and its replies, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thread {
+    pub channel: ChannelName,
+    pub parent: Message,
+    /// The newest [`THREAD_PAGE`] replies at most, oldest first.
+    pub replies: Vec<Message>,
+}
+
+/// Exactly one emoji, as a reaction (see [`crate::emoji::is_single_emoji`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Emoji(String);
+
+impl Emoji {
+    pub fn parse(raw: &str) -> Result<Self, Refusal> {
+        if crate::emoji::is_single_emoji(raw) {
+            Ok(Emoji(raw.to_owned()))
+        } else {
+            let shown: String = raw.chars().take(crate::emoji::MAX_EMOJI_CHARS).collect();
+            let more = if shown.len() < raw.len() {
+                "\u{2026}"
+            } else {
+                ""
+            };
+            Err(Refusal::new(
+                ErrorCode::InvalidEmoji,
+                format!("A reaction is exactly one emoji; \u{201c}{shown}{more}\u{201d} is not."),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A channel as the channel list shows it; or a direct conversation, with
+/// its two `people`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelSummary {
     pub name: ChannelName,
     pub created_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub people: Vec<Identity>,
+}
+
+impl ChannelSummary {
+    /// In a direct conversation: the person who is not `me`.
+    pub fn other(&self, me: IdentityId) -> Option<&Identity> {
+        self.people.iter().find(|p| p.id != me)
+    }
+}
+
+/// Most results a search returns.
+pub const SEARCH_LIMIT: usize = 20;
+/// Most words of a search that count.
+pub const MAX_SEARCH_WORDS: usize = 8;
+
+/// A message a search found, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub channel: ChannelName,
+    pub message: Message,
+}
+
+/// The words of a search: runs of letters and digits, lowered; at most
+/// [`MAX_SEARCH_WORDS`], each at most 64 characters.
+pub fn search_words(query: &str) -> Vec<String> {
+    let mut words = search_words_all(query);
+    words.truncate(MAX_SEARCH_WORDS);
+    words
+}
+
+/// Every word of a text as [`search_words`] cuts them.
+pub fn search_words_all(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(64).collect::<String>().to_lowercase())
+        .collect()
+}
+
+/// `text` cut in runs, `true` for those that match a word of the search
+/// (a word of the text that starts with it, as the search matched them),
+/// for showing the matches marked. Case-insensitive.
+pub fn highlight(text: &str, words: &[String]) -> Vec<(String, bool)> {
+    let mut runs: Vec<(String, bool)> = Vec::new();
+    let mut push = |s: &str, hit: bool| match runs.last_mut() {
+        Some((run, was)) if *was == hit => run.push_str(s),
+        _ => runs.push((s.to_owned(), hit)),
+    };
+    let mut rest = text;
+    while !rest.is_empty() {
+        // The next word of the text, and what is before it.
+        let start = rest.find(char::is_alphanumeric).unwrap_or(rest.len());
+        push(&rest[..start], false);
+        rest = &rest[start..];
+        let end = rest
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        let word = &rest[..end];
+        let lowered = word.to_lowercase();
+        let matched = words
+            .iter()
+            .filter(|w| lowered.starts_with(w.as_str()))
+            .map(|w| w.chars().count())
+            .max();
+        match matched {
+            Some(chars) => {
+                let cut = word
+                    .char_indices()
+                    .nth(chars)
+                    .map_or(word.len(), |(at, _)| at);
+                push(&word[..cut], true);
+                push(&word[cut..], false);
+            }
+            None => push(word, false),
+        }
+        rest = &rest[end..];
+    }
+    runs.retain(|(s, _)| !s.is_empty());
+    runs
+}
+
+/// Messages around one (a search result) and how they sit: whether there
+/// are older ones, and whether newer ones are missing between these and
+/// the most recent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageContext {
+    pub messages: Vec<Message>,
+    pub more_before: bool,
+    pub more_after: bool,
+}
+
+/// What I have not read in a channel: counted over its window (so at
+/// most [`HISTORY_LIMIT`]), top-level messages by others after `read`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadCount {
+    pub channel: ChannelName,
+    /// The number of the last event I have read (0: none).
+    pub read: Seq,
+    pub unread: u32,
+    /// Of those, the ones that mention me.
+    pub mentions: u32,
+}
+
+/// Someone who has opened a channel, and whether they are online now
+/// (any tab open).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub identity: Identity,
+    pub online: bool,
 }
 
 /// A channel's most recent messages, oldest first.
@@ -417,5 +702,64 @@ mod tests {
             assert!((400..500).contains(&code.http_status()), "{code:?}");
         }
         assert_eq!(ErrorCode::Internal.http_status(), 500);
+    }
+
+    #[test]
+    fn direct_conversations_have_one_name_no_channel_can_take() {
+        let name = ChannelName::direct(7, 3);
+        assert_eq!(name.as_str(), "@3-7");
+        assert_eq!(name.people(), Some((3, 7)));
+        assert_eq!(ChannelName::parse("@3-7").unwrap(), name);
+        assert!(name.visible_to(Some(3)) && name.visible_to(Some(7)));
+        assert!(!name.visible_to(Some(5)) && !name.visible_to(None));
+        // Only the exact form: no other spelling of the same pair, no self.
+        for other in [
+            "@7-3", "@03-7", "@3-3", "@3-7-9", "@3-", "@-7", "@a-b", " @3-7x",
+        ] {
+            assert!(
+                ChannelName::parse(other).is_err(),
+                "{other} should not parse"
+            );
+        }
+        let general = ChannelName::parse("general").unwrap();
+        assert_eq!(general.people(), None);
+        assert!(general.visible_to(None));
+    }
+
+    #[test]
+    fn search_words_are_letters_and_digits_lowered() {
+        assert_eq!(
+            search_words("  \"Zebra\" OR cross* (x) café-42 "),
+            vec!["zebra", "or", "cross", "x", "café", "42"]
+        );
+        assert!(search_words("\"()*^:-").is_empty());
+        assert_eq!(search_words(&"w ".repeat(50)).len(), MAX_SEARCH_WORDS);
+    }
+
+    #[test]
+    fn highlighting_marks_word_prefixes_as_text_runs() {
+        let words = search_words("zeb CROSS");
+        assert_eq!(
+            highlight("The Zebra crossing, zebras!", &words),
+            vec![
+                ("The ".to_owned(), false),
+                ("Zeb".to_owned(), true),
+                ("ra ".to_owned(), false),
+                ("cross".to_owned(), true),
+                ("ing, ".to_owned(), false),
+                ("zeb".to_owned(), true),
+                ("ras!".to_owned(), false),
+            ]
+        );
+        // Markup is just text in a run.
+        assert_eq!(
+            highlight("<b>zeb</b>", &words),
+            vec![
+                ("<b>".to_owned(), false),
+                ("zeb".to_owned(), true),
+                ("</b>".to_owned(), false)
+            ]
+        );
+        assert_eq!(highlight("", &words), vec![]);
     }
 }

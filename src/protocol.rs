@@ -6,7 +6,11 @@
 //! checks of [`crate::model`] and answers a bad one with an
 //! [`ServerEvent::Error`], never by closing the connection.
 
-use crate::model::{ChannelName, ChannelSummary, ErrorCode, Identity, Message, Refusal, Seq};
+use crate::model::{
+    ChannelName, ChannelSummary, ErrorCode, Identity, IdentityId, Member, Message, Reaction,
+    Refusal, Seq, ThreadSummary, UnreadCount,
+};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A frame from a client to the server.
@@ -33,18 +37,54 @@ pub enum ClientFrame {
     /// [`ServerEvent::Ack`] or [`ServerEvent::Error`] that answers it, so
     /// the sender can match it to what it sent; a repeat of a `client_id`
     /// this identity already used in the channel is stored once.
+    /// With `thread`, the message is a reply in the thread of message
+    /// `thread` (which must not be a reply itself).
     Send {
         channel: String,
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<Seq>,
+    },
+    /// Replace the text of one of one's own messages (the same rules as a
+    /// new message's text).
+    Edit {
+        channel: String,
+        seq: Seq,
+        text: String,
+    },
+    /// Add (`on: true`) or remove one's reaction `emoji` to a message.
+    /// Saying the same twice changes nothing (so a retry is safe).
+    React {
+        channel: String,
+        seq: Seq,
+        emoji: String,
+        on: bool,
     },
     /// Delete one of one's own messages.
     Delete { channel: String, seq: Seq },
+    /// I have read the channel up to event `seq` (kept per identity, so
+    /// my other browsers count the same). Needs a name.
+    Read { channel: String, seq: Seq },
+    /// I am typing (`on: true`) in the joined channel, or in the thread of
+    /// message `thread`, or stopped (`on: false`: cleared the field). Not
+    /// stored; the server passes on at most one `on` per
+    /// [`TYPING_EVERY_MS`] per connection and drops the rest.
+    Typing {
+        channel: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<Seq>,
+        on: bool,
+    },
     /// Asks for a [`ServerEvent::Pong`]: how a browser, which cannot see
     /// WebSocket pings, learns that its link is alive.
     Ping,
 }
+
+/// The shortest time between two `typing` frames a connection's are passed
+/// on; a client sends one at most this often while its person types.
+pub const TYPING_EVERY_MS: u64 = 2_000;
 
 /// A position in a channel's event stream: the `seq` of the last event a
 /// client has seen, in the store `epoch` (see [`ServerEvent::Hello`]).
@@ -71,13 +111,17 @@ pub enum ServerEvent {
         me: Option<Identity>,
         /// Every channel, by name.
         channels: Vec<ChannelSummary>,
+        /// My direct conversations (each with its two `people`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        directs: Vec<ChannelSummary>,
         /// The server closes a connection it has heard nothing from for
         /// this long (it pings every third of it); a client should send
         /// `ping` more often, and take a link that has been silent this
         /// long for dead.
         idle_timeout_ms: u64,
     },
-    /// A channel was created (by anyone).
+    /// A channel was created (by anyone); or a direct conversation of
+    /// mine (it has `people`), to its two people only.
     ChannelCreated { channel: ChannelSummary },
     /// A snapshot, which replaces what the client holds: the channel's
     /// most recent messages, oldest first, as of event `seq`. The answer to
@@ -92,16 +136,47 @@ pub enum ServerEvent {
     /// sent, and the client is now at `seq`.
     Resumed { channel: ChannelName, seq: Seq },
     /// A new message in the joined channel; its `seq` is the event's.
+    /// For a reply (`message.thread` set), `thread` is its parent's new
+    /// reply count.
     Message {
         channel: ChannelName,
         message: Message,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<ThreadSummary>,
+    },
+    /// Message `message_seq` was edited by its author: its new text, and
+    /// whom that mentions. `seq` is this event's own number.
+    Edited {
+        channel: ChannelName,
+        seq: Seq,
+        message_seq: Seq,
+        text: crate::model::MessageText,
+        edited_at: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<Identity>,
+    },
+    /// The reactions to message `message_seq` changed: all of them now.
+    Reacted {
+        channel: ChannelName,
+        seq: Seq,
+        message_seq: Seq,
+        reactions: Vec<Reaction>,
     },
     /// A message of the joined channel (number `message_seq`) was
-    /// deleted by its author; `seq` is this event's own number.
+    /// deleted by its author; `seq` is this event's own number. For a
+    /// reply, `thread` is its parent's new reply count.
     Deleted {
         channel: ChannelName,
         seq: Seq,
         message_seq: Seq,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<ThreadSummary>,
+    },
+    /// To the people a new or edited message mentions, whichever channel
+    /// they follow: the message (not a channel event, not numbered).
+    Mention {
+        channel: ChannelName,
+        message: Message,
     },
     /// To the sender only: the send with this `client_id` is stored as
     /// message `seq` (also when it was a repeat, stored once).
@@ -123,6 +198,33 @@ pub enum ServerEvent {
     },
     /// The answer to a `ping`.
     Pong,
+    /// My unread counts: for every channel I can see after `hello`, then
+    /// for those that changed (others posted or deleted, or I read one in
+    /// another browser). Not for the channel this connection follows.
+    Unread { counts: Vec<UnreadCount> },
+    /// Someone is typing (`on`) in the joined channel (or the thread of
+    /// `thread`), or stopped. Shown for a few seconds unless repeated; not
+    /// numbered, not stored.
+    Typing {
+        channel: ChannelName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread: Option<Seq>,
+        who: Identity,
+        on: bool,
+    },
+    /// People came online (opened a first tab) or went offline (closed
+    /// their last); sent to everyone, at most a few times a second.
+    Presence {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        online: Vec<Identity>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        offline: Vec<IdentityId>,
+    },
+    /// Someone opened the joined channel for the first time: a new member.
+    Member {
+        channel: ChannelName,
+        member: Member,
+    },
 }
 
 impl ServerEvent {
@@ -157,7 +259,8 @@ mod tests {
             ClientFrame::Send {
                 channel: "general".into(),
                 text: "hi".into(),
-                client_id: None
+                client_id: None,
+                thread: None,
             }
         );
         let frame: ClientFrame = serde_json::from_str(
@@ -183,6 +286,29 @@ mod tests {
                 seq: 3
             }
         );
+        let frame: ClientFrame = serde_json::from_str(
+            r#"{"type":"react","channel":"general","seq":3,"emoji":"👍","on":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            frame,
+            ClientFrame::React {
+                channel: "general".into(),
+                seq: 3,
+                emoji: "👍".into(),
+                on: true
+            }
+        );
+        let frame: ClientFrame =
+            serde_json::from_str(r#"{"type":"send","channel":"general","text":"re","thread":3}"#)
+                .unwrap();
+        assert!(matches!(
+            frame,
+            ClientFrame::Send {
+                thread: Some(3),
+                ..
+            }
+        ));
         assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"shout"}"#).is_err());
     }
 

@@ -102,6 +102,7 @@ async fn survives(graceful: bool) {
                         channel: "general".into(),
                         text: format!("socket {socket} message {i}"),
                         client_id: Some(format!("{socket}-{i}")),
+                        thread: None,
                     })
                     .await;
             }

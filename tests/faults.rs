@@ -98,7 +98,7 @@ async fn drop_and_resume(before: usize, missed: usize) -> (Vec<Message>, Vec<Mes
 
     let history = server
         .hub
-        .history(&ChannelName::parse("general").unwrap())
+        .history(&ChannelName::parse("general").unwrap(), None)
         .unwrap()
         .messages;
     server.shutdown().await;
@@ -204,6 +204,7 @@ async fn a_send_retried_with_the_same_client_id_makes_one_message() {
         channel: "general".into(),
         text: "only once".into(),
         client_id: Some("retry-me".into()),
+        thread: None,
     };
     a.send(&send).await;
     let first = a.next_in_channel().await;
@@ -232,7 +233,7 @@ async fn a_send_retried_with_the_same_client_id_makes_one_message() {
     }
     let stored = server
         .hub
-        .history(&ChannelName::parse("general").unwrap())
+        .history(&ChannelName::parse("general").unwrap(), None)
         .unwrap()
         .messages;
     assert_eq!(stored.len(), 1);
@@ -274,6 +275,7 @@ async fn a_client_that_never_reads_does_not_hold_up_others_and_its_queue_is_capp
                 channel: "general".into(),
                 text: text.clone(),
                 client_id: Some(format!("s{i}")),
+                thread: None,
             })
             .await;
             loop {
@@ -340,6 +342,7 @@ async fn a_flood_is_limited_without_disconnecting_and_others_still_get_their_mes
                 channel: "general".into(),
                 text: format!("flood {i}"),
                 client_id: Some(format!("f{i}")),
+                thread: None,
             })
             .await;
     }

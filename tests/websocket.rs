@@ -113,7 +113,8 @@ async fn a_forged_delete_is_refused_and_changes_nothing() {
         ServerEvent::Deleted {
             channel: flack::model::ChannelName::parse("general").unwrap(),
             seq: seq + 1,
-            message_seq: seq
+            message_seq: seq,
+            thread: None
         }
     );
     server.shutdown().await;
@@ -273,7 +274,9 @@ async fn a_backlog_of_events_goes_out_in_one_write() {
     let stored: Vec<_> = (1..=20)
         .map(|i| {
             let text = MessageText::parse(&format!("message {i}")).unwrap();
-            server.hub.post(&general, &author, text, None)
+            server
+                .hub
+                .post(&general, &author, flack::server::hub::Draft::text(text))
         })
         .collect();
     while server.store().in_flight() > 0 {

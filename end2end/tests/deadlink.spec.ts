@@ -31,7 +31,7 @@ test("a link that goes silent is noticed, said, and replaced; nothing sent meanw
   await online(bob);
 
   // Every state the status element shows from now on, and every new socket.
-  await ann.getByRole("status").evaluate((status) => {
+  await ann.getByRole("status", { name: "Connection" }).evaluate((status) => {
     const seen: string[] = [];
     (window as unknown as { seen: string[] }).seen = seen;
     new MutationObserver(() => seen.push(status.textContent ?? "")).observe(status, {
@@ -49,7 +49,7 @@ test("a link that goes silent is noticed, said, and replaced; nothing sent meanw
   // catches up: the frozen link alone would never have brought these.
   await expect(messages(ann)).toHaveCount(5, { timeout: 10_000 });
   for (let i = 0; i < 5; i++) await expect(messages(ann).nth(i)).toContainText(`while silent ${i + 1}`);
-  await expect(ann.getByRole("status")).toHaveText(/^online$/i);
+  await expect(ann.getByRole("status", { name: "Connection" })).toHaveText(/^online$/i);
   expect(newSockets).toBeGreaterThanOrEqual(1);
   const seen = await ann.evaluate(() => (window as unknown as { seen: string[] }).seen);
   expect(seen.some((text) => /reconnecting/i.test(text)), `states: ${seen.join(" | ")}`).toBe(true);

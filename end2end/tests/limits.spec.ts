@@ -40,7 +40,7 @@ test("a burst beyond the send limit goes out at the pace the server allows: all 
   await expect(messageField(page)).toBeEnabled();
   await typeMany(page, "burst", 30);
   await expectAllInOrder(page, "burst", 30);
-  const log = page.getByRole("log", { name: "Messages" });
+  const log = page.getByRole("log", { name: "Messages", exact: true });
   await expect(log).not.toContainText(/not sent/i);
   await expect(log.getByRole("button", { name: "Retry" })).toHaveCount(0);
 });
@@ -57,12 +57,12 @@ test("thirty messages typed offline all arrive once each, in order, without a 'N
   await online(watcher);
 
   await page.context().setOffline(true);
-  await expect(page.getByRole("status")).toHaveText(/offline/i);
+  await expect(page.getByRole("status", { name: "Connection" })).toHaveText(/offline/i);
   await typeMany(page, "offline", 30);
-  await expect(page.getByRole("log", { name: "Messages" }).getByText("Sending…")).toHaveCount(30);
+  await expect(page.getByRole("log", { name: "Messages", exact: true }).getByText("Sending…")).toHaveCount(30);
   await page.context().setOffline(false);
 
   await expectAllInOrder(watcher, "offline", 30);
   await expectAllInOrder(page, "offline", 30);
-  await expect(page.getByRole("log", { name: "Messages" })).not.toContainText(/not sent|sending/i);
+  await expect(page.getByRole("log", { name: "Messages", exact: true })).not.toContainText(/not sent|sending/i);
 });

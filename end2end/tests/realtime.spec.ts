@@ -2,6 +2,7 @@ import { expect, test } from "@playwright/test";
 import { createChannel, messageField, messages, newUser, online, openChannel, send, signIn, unique } from "./helpers";
 
 test("a user who was offline gets every message once, in order, and was told", async ({ page, browser }) => {
+  test.setTimeout(60_000);
   const channel = unique("offline");
   await signIn(page, unique("amy"));
   await createChannel(page, channel);
@@ -12,17 +13,17 @@ test("a user who was offline gets every message once, in order, and was told", a
   await expect(messages(bob)).toHaveCount(1);
 
   await bob.context().setOffline(true);
-  await expect(bob.getByRole("status")).toHaveText(/offline/i);
+  await expect(bob.getByRole("status", { name: "Connection" })).toHaveText(/offline/i);
   for (let i = 1; i <= 20; i++) {
     await send(page, `while away ${i}`);
   }
   await expect(messages(page)).toHaveCount(21);
   // Still offline: nothing new could arrive.
-  await expect(bob.getByRole("status")).toHaveText(/offline/i);
+  await expect(bob.getByRole("status", { name: "Connection" })).toHaveText(/offline/i);
   await expect(messages(bob)).toHaveCount(1);
 
   await bob.context().setOffline(false);
-  await expect(bob.getByRole("status")).toHaveText(/^online$/i, { timeout: 10_000 });
+  await expect(bob.getByRole("status", { name: "Connection" })).toHaveText(/^online$/i, { timeout: 10_000 });
   await expect(messages(bob)).toHaveCount(21);
   const texts = await messages(bob).locator("p").allTextContents();
   expect(texts).toEqual(["before", ...Array.from({ length: 20 }, (_, i) => `while away ${i + 1}`)]);
@@ -37,11 +38,11 @@ test("a message typed offline is sent when the connection returns, once", async 
   await online(dee);
 
   await dee.context().setOffline(true);
-  await expect(dee.getByRole("status")).toHaveText(/offline/i);
+  await expect(dee.getByRole("status", { name: "Connection" })).toHaveText(/offline/i);
   await messageField(dee).fill("typed while offline");
   await messageField(dee).press("Enter");
   // Shown as pending, not lost, not yet a message.
-  const log = dee.getByRole("log", { name: "Messages" });
+  const log = dee.getByRole("log", { name: "Messages", exact: true });
   await expect(log).toContainText("typed while offline");
   await expect(log).toContainText(/sending/i);
   await expect(messages(dee)).toHaveCount(0);

@@ -1,13 +1,12 @@
 import { expect, test } from "@playwright/test";
-import { channelNav, createChannel, signIn, unique } from "./helpers";
+import { channelNav, createChannel, openChannel, signIn, unique } from "./helpers";
 
 test("coming back to / returns to the channel you were in", async ({ page, context }) => {
   const channel = unique("home");
   await signIn(page, unique("ida"));
   await createChannel(page, channel);
   await createChannel(page, unique("other"));
-  await channelNav(page).getByRole("link", { name: channel }).click();
-  await expect(page.getByRole("heading", { level: 1, name: channel })).toBeVisible();
+  await openChannel(page, channel);
   await page.close();
 
   const again = await context.newPage();

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { createChannel, messageField, messages, online, send, signIn, unique } from "./helpers";
+import { createChannel, messageField, messages, online, openChannel, send, signIn, unique } from "./helpers";
 import { OwnServer } from "./server";
 
 test.describe.configure({ mode: "serial" });
@@ -21,14 +21,14 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
     await signIn(ann, annName);
     await createChannel(ann, channel);
     await signIn(bob, bobName);
-    await bob.getByRole("navigation", { name: "Channels" }).getByRole("link", { name: channel }).click();
+    await openChannel(bob, channel);
     await online(bob);
     for (const text of ["one", "two", "three"]) await send(ann, text);
     await expect(messages(bob)).toHaveCount(3);
 
     await server.stop(false, signal);
     for (const page of [ann, bob]) {
-      await expect(page.getByRole("status")).toHaveText(/reconnecting|offline/i);
+      await expect(page.getByRole("status", { name: "Connection" })).toHaveText(/reconnecting|offline/i);
     }
     // Typed while the server is down: waits in the outbox.
     await send(ann, "typed while it was down");
@@ -37,7 +37,7 @@ for (const signal of ["SIGKILL", "SIGTERM"] as const) {
     // Back by themselves, no reload: same channel, same messages, same
     // names, the one typed meanwhile delivered once.
     for (const page of [ann, bob]) {
-      await expect(page.getByRole("status")).toHaveText(/^online$/i, { timeout: 20_000 });
+      await expect(page.getByRole("status", { name: "Connection" })).toHaveText(/^online$/i, { timeout: 20_000 });
       await expect(page.getByRole("heading", { level: 1, name: channel })).toBeVisible();
       await expect(messages(page)).toHaveCount(4);
       await expect(page.getByLabel("Display name")).toHaveCount(0);

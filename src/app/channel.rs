@@ -4,28 +4,115 @@
 //! the history from the `fetch_history` server function; once the socket
 //! has joined the channel, its live copy takes over.
 
-use super::state::{Chat, Delivery, Older, Outgoing};
-use crate::api::{delete_message, fetch_history, older_messages};
+use super::awareness::{MembersButton, MembersPanel, TypingStatus};
+use super::composer::Composer;
+use super::message::{MessageItem, OutgoingItem, Place};
+use super::state::{Chat, Older};
+use super::thread::ThreadPanel;
+use crate::api::{fetch_history, message_context, newer_messages, older_messages, open_direct};
 use crate::client::storage;
-use crate::model::{ChannelHistory, ChannelName, Message, MessageText, MAX_MESSAGE_CHARS};
+use crate::model::{ChannelHistory, ChannelName, Seq};
 use chrono::{DateTime, Datelike, Local, TimeZone, Timelike, Utc};
-use leptos::ev::{KeyboardEvent, SubmitEvent};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
 pub fn ChannelPage() -> impl IntoView {
-    let chat = expect_context::<Chat>();
     let params = use_params_map();
     let raw = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     // The name as the server knows it (lowered). An invalid one is never
     // echoed: it is whatever a crafted link put there.
-    let title = move || {
+    let title = Signal::derive(move || {
         ChannelName::parse(&raw.get())
             .map_or_else(|_| "Not a channel".to_owned(), |name| name.to_string())
-    };
+    });
+    view! { <ChannelView key=raw.into() title mark="#"/> }
+}
+
+/// `/dm/<name>`: my direct conversation with that person (started if new).
+#[component]
+pub fn DirectPage() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let params = use_params_map();
+    let person = Memo::new(move |_| url_decode(&params.read().get("name").unwrap_or_default()));
+    let direct = Resource::new(move || person.get(), open_direct);
+    let key = Signal::derive(move || {
+        direct
+            .get()
+            .and_then(Result::ok)
+            .map(|d| d.name.to_string())
+            .unwrap_or_default()
+    });
+    let title = Signal::derive(move || {
+        match (direct.get(), chat.my_id()) {
+            (Some(Ok(d)), Some(me)) => d.other(me).map(|o| o.name.to_string()),
+            _ => None,
+        }
+        .unwrap_or_else(|| "Direct message".to_owned())
+    });
+    view! {
+        <Transition fallback=|| view! { <p class="hint">"Loading\u{2026}"</p> }>
+            {move || {
+                direct
+                    .get()
+                    .map(|found| match found {
+                        Ok(d) => {
+                            chat.add_direct(d);
+                            view! { <ChannelView key title mark="@"/> }.into_any()
+                        }
+                        Err(refusal) => {
+                            view! {
+                                <header class="channel-head">
+                                    <h1>"Direct message"</h1>
+                                </header>
+                                <div class="empty">
+                                    <p role="alert" class="error">
+                                        {refusal.message}
+                                    </p>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                    })
+            }}
+        </Transition>
+    }
+}
+
+/// A percent-encoded path segment, decoded (as it was, if it is not
+/// valid UTF-8 once decoded).
+fn url_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[at],
+            bytes.get(at + 1).copied().and_then(hex),
+            bytes.get(at + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                at += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap_or_else(|_| raw.to_owned())
+}
+
+/// A channel or direct conversation, by its `key` (the name the server
+/// knows it by), headed `title` after `mark` ("#" or "@").
+#[component]
+fn ChannelView(key: Signal<String>, title: Signal<String>, mark: &'static str) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let raw = key;
     let history = Resource::new(
         move || (raw.get(), chat.reload.get()),
         |(name, _)| fetch_history(name),
@@ -36,26 +123,102 @@ pub fn ChannelPage() -> impl IntoView {
         Some(Ok(history)) => {
             storage::set_channel(Some(&history.channel));
             if chat.open.get_untracked().as_ref() != Some(&history.channel) {
+                // What was read in the channel left is read (a mark may
+                // be waiting for its second).
+                chat.read_open();
                 chat.live.set(None);
                 chat.older.set(Older::default());
                 chat.alert.set(None);
+                chat.editing.set(None);
+                chat.picker.set(None);
+                chat.divider.set(None);
+                chat.members.set(None);
                 chat.open.set(Some(history.channel));
             }
         }
         Some(Err(_)) => chat.open.set(None),
         None => {}
     });
-    on_cleanup(move || chat.open.set(None));
+    on_cleanup(move || {
+        chat.read_open();
+        chat.open.set(None);
+    });
+    // Back on the page: what arrived meanwhile is read now.
+    let visible = window_event_listener(leptos::ev::visibilitychange, move |_| {
+        chat.read_open();
+    });
+    on_cleanup(move || visible.remove());
+    // A link to one message (`?m=<seq>`): highlight it and bring it into
+    // view once shown.
+    let query = use_query_map();
+    Effect::new(move |_| {
+        let wanted = query
+            .read()
+            .get("m")
+            .and_then(|seq| seq.parse::<Seq>().ok());
+        chat.highlight.set(wanted);
+    });
+    Effect::new(move |_| {
+        let Some(seq) = chat.highlight.get() else {
+            return;
+        };
+        chat.live.track();
+        chat.older.track();
+        request_animation_frame(move || {
+            if let Some(found) = document().get_element_by_id(&format!("m{seq}")) {
+                found.scroll_into_view();
+            }
+        });
+    });
+    // A message older than those held (from a search): load the messages
+    // around it, once the live ones are there.
+    let fetched = StoredValue::new(None::<(ChannelName, Seq)>);
+    Effect::new(move |_| {
+        let Some(seq) = chat.highlight.get() else {
+            return;
+        };
+        let Some((channel, first_live)) = chat.live.with(|live| {
+            live.as_ref()
+                .map(|l| (l.channel.clone(), l.messages.first().map(|m| m.seq)))
+        }) else {
+            return;
+        };
+        let held = chat.older.with_untracked(|o| {
+            o.channel.as_ref() == Some(&channel) && o.messages.iter().any(|m| m.seq == seq)
+        });
+        let older = first_live.is_none_or(|first| seq < first);
+        let wanted = Some((channel.clone(), seq));
+        if held || !older || fetched.get_value() == wanted {
+            return;
+        }
+        fetched.set_value(wanted);
+        spawn_local(async move {
+            match message_context(channel.to_string(), seq).await {
+                Ok(context) => chat.older.set(Older {
+                    channel: Some(channel),
+                    complete: !context.more_before,
+                    gap: context.more_after,
+                    messages: context
+                        .messages
+                        .into_iter()
+                        .filter(|m| first_live.is_none_or(|first| m.seq < first))
+                        .collect(),
+                }),
+                Err(refusal) => chat.alert.set(Some(refusal.message)),
+            }
+        });
+    });
 
     view! {
-        <Title text=move || format!("#{}", title())/>
+        <Title text=move || format!("{mark}{}", title.get())/>
         <header class="channel-head">
             <h1>
                 <span class="hash" aria-hidden="true">
-                    "#"
+                    {mark}
                 </span>
                 {title}
             </h1>
+            <MembersButton/>
         </header>
         <Transition fallback=|| view! { <p class="hint">"Loading messages\u{2026}"</p> }>
             {move || {
@@ -65,8 +228,15 @@ pub fn ChannelPage() -> impl IntoView {
                         Ok(initial) => {
                             let channel = initial.channel.clone();
                             view! {
-                                <MessageLog initial/>
-                                <Composer channel/>
+                                <div class="channel-body">
+                                    <div class="channel-main">
+                                        <MessageLog initial/>
+                                        <TypingStatus channel=channel.clone() thread=None/>
+                                        <Composer channel=channel.clone() thread=None/>
+                                    </div>
+                                    <ThreadPanel channel/>
+                                    <MembersPanel/>
+                                </div>
                             }
                                 .into_any()
                         }
@@ -105,7 +275,7 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             chat.outbox.with(|outbox| {
                 outbox
                     .iter()
-                    .filter(|o| o.channel == channel)
+                    .filter(|o| o.channel == channel && o.thread.is_none())
                     .cloned()
                     .collect::<Vec<_>>()
             })
@@ -123,13 +293,42 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             })
         })
     };
+    // The first message by someone else after my read mark as it was
+    // when I opened the channel: "New messages" goes above it.
+    let first_unread = {
+        let channel = channel.clone();
+        Memo::new(move |_| {
+            let (held, mark) = chat.divider.get()?;
+            if held != channel {
+                return None;
+            }
+            let me = chat.my_id();
+            messages.with(|list| {
+                list.iter()
+                    .find(|m| m.seq > mark && Some(m.author_id) != me)
+                    .map(|m| m.seq)
+            })
+        })
+    };
     let log = NodeRef::<leptos::html::Div>::new();
-    // Keep the newest message in view as messages arrive.
+    // Keep the newest message in view as messages arrive; but first show
+    // where the new messages start, once.
+    let shown_divider = StoredValue::new(false);
     Effect::new(move |_| {
         messages.track();
         outgoing.track();
-        if let Some(log) = log.get() {
-            log.set_scroll_top(log.scroll_height());
+        let divider = first_unread.get();
+        let Some(log) = log.get() else { return };
+        match divider {
+            Some(_) if !shown_divider.get_value() => {
+                shown_divider.set_value(true);
+                request_animation_frame(move || {
+                    if let Some(line) = document().get_element_by_id("new-messages") {
+                        line.scroll_into_view();
+                    }
+                });
+            }
+            _ => log.set_scroll_top(log.scroll_height()),
         }
     });
     let older_channel = channel.clone();
@@ -186,6 +385,43 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             });
         }
     };
+    // After a jump to an old message: fill the gap up to the live ones.
+    let load_newer = {
+        let channel = channel.clone();
+        move |_| {
+            if loading.get_untracked() {
+                return;
+            }
+            let Some(after) = older.with_untracked(|o| o.messages.last().map(|m| m.seq)) else {
+                return;
+            };
+            let first_live = messages.with_untracked(|m| m.first().map(|m| m.seq));
+            loading.set(true);
+            let channel = channel.clone();
+            spawn_local(async move {
+                match newer_messages(channel.to_string(), after).await {
+                    Ok(page) => chat.older.update(|older| {
+                        if older.channel.as_ref() != Some(&channel) {
+                            return;
+                        }
+                        let reached = !page.more
+                            || page
+                                .messages
+                                .iter()
+                                .any(|m| first_live.is_some_and(|first| m.seq >= first));
+                        older.messages.extend(
+                            page.messages
+                                .into_iter()
+                                .filter(|m| first_live.is_none_or(|first| m.seq < first)),
+                        );
+                        older.gap = !reached;
+                    }),
+                    Err(refusal) => chat.alert.set(Some(refusal.message)),
+                }
+                loading.set(false);
+            });
+        }
+    };
     view! {
         <Show when=may_have_older>
             <button
@@ -201,11 +437,40 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             <Show when=move || messages.with(Vec::is_empty) && outgoing.with(Vec::is_empty)>
                 <p class="hint">"No messages yet. Say hello!"</p>
             </Show>
-            <For each=move || older.get().messages key=|message| message.seq let:message>
-                <MessageItem message channel=older_channel.clone()/>
+            // Keyed by the whole message: an edited one is drawn anew.
+            <For each=move || older.get().messages key=|message| message.clone() let:message>
+                <MessageItem message channel=older_channel.clone() place=Place::Channel/>
             </For>
-            <For each=move || messages.get() key=|message| message.seq let:message>
-                <MessageItem message channel=channel.clone()/>
+            <Show when=move || older.with(|o| o.gap)>
+                <button
+                    type="button"
+                    class="load-older"
+                    on:click=load_newer.clone()
+                    disabled=move || loading.get()
+                >
+                    "Load newer messages"
+                </button>
+            </Show>
+            <For each=move || messages.get() key=|message| message.clone() let:message>
+                {
+                    let seq = message.seq;
+                    move || {
+                        (first_unread.get() == Some(seq))
+                            .then(|| {
+                                view! {
+                                    <div
+                                        class="new-messages"
+                                        id="new-messages"
+                                        role="separator"
+                                        aria-label="New messages"
+                                    >
+                                        <span aria-hidden="true">"New messages"</span>
+                                    </div>
+                                }
+                            })
+                    }
+                }
+                <MessageItem message channel=channel.clone() place=Place::Channel/>
             </For>
             <For
                 each=move || outgoing.get()
@@ -220,7 +485,7 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
 
 /// "14:05" today, "Nov 21, 14:05" before; in the viewer's time zone once
 /// running in the browser, in UTC on the server (which does not know it).
-fn time_label(at: DateTime<Utc>, in_browser: bool) -> String {
+pub fn time_label(at: DateTime<Utc>, in_browser: bool) -> String {
     if in_browser {
         let local = at.with_timezone(&Local);
         if local.date_naive() == Local::now().date_naive() {
@@ -235,7 +500,7 @@ fn time_label(at: DateTime<Utc>, in_browser: bool) -> String {
 
 /// The full date and time, for the tooltip: "Sunday 22 November 2026,
 /// 14:05:09", in the viewer's time zone in the browser, else in UTC.
-fn full_time(at: DateTime<Utc>, in_browser: bool) -> String {
+pub fn full_time(at: DateTime<Utc>, in_browser: bool) -> String {
     fn full<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
         format!(
             "{} {} {} {}, {}:{:02}",
@@ -288,171 +553,6 @@ fn clock<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
 /// "Nov 21"
 fn short_day<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
     format!("{} {}", &MONTHS[t.month0() as usize][..3], t.day())
-}
-
-#[component]
-fn MessageItem(message: Message, channel: ChannelName) -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let author_id = message.author_id;
-    let own = move || chat.my_id() == Some(author_id);
-    let at = message.sent_at;
-    let seq = message.seq;
-    let delete = move |_| {
-        let channel = channel.to_string();
-        spawn_local(async move {
-            if let Err(refusal) = delete_message(channel, seq).await {
-                chat.alert.set(Some(refusal.message));
-            }
-        });
-    };
-    view! {
-        <article class="message" class:own=own>
-            <header>
-                <span class="author">{message.author.to_string()}</span>
-                <time
-                    datetime=at.to_rfc3339()
-                    title=move || full_time(at, chat.hydrated.get())
-                >
-                    {move || time_label(at, chat.hydrated.get())}
-                </time>
-                <Show when=own>
-                    <button
-                        type="button"
-                        class="delete"
-                        aria-label="Delete message"
-                        title="Delete message"
-                        on:click=delete.clone()
-                    >
-                        "Delete"
-                    </button>
-                </Show>
-            </header>
-            <p class="text">{message.text.as_str().to_owned()}</p>
-        </article>
-    }
-}
-
-/// A message of the user's on its way: pending, or failed with a retry.
-/// Not an `article` yet: it has no number or server time until stored.
-#[component]
-fn OutgoingItem(outgoing: Outgoing) -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let client_id = outgoing.client_id.clone();
-    let (state, problem) = match &outgoing.delivery {
-        Delivery::Pending => ("Sending\u{2026}", None),
-        Delivery::Failed(reason) => ("Not sent", Some(reason.clone())),
-    };
-    let failed = problem.is_some();
-    view! {
-        <div class="message outgoing" class:failed=failed>
-            <header>
-                <span class="author">{move || chat.name().map(|n| n.to_string())}</span>
-                <span class="delivery">{state}</span>
-                <Show when=move || failed>
-                    <button
-                        type="button"
-                        class="retry"
-                        on:click={
-                            let client_id = client_id.clone();
-                            move |_| chat.retry(&client_id)
-                        }
-                    >
-                        "Retry"
-                    </button>
-                </Show>
-            </header>
-            <p class="text">{outgoing.text}</p>
-            {problem.map(|p| view! { <p class="error">{p}</p> })}
-        </div>
-    }
-}
-
-/// The message field: Enter sends, Shift+Enter is a newline.
-#[component]
-fn Composer(channel: ChannelName) -> impl IntoView {
-    let chat = expect_context::<Chat>();
-    let draft = RwSignal::new(String::new());
-    let problem = RwSignal::new(None::<String>);
-    let can_write = move || chat.hydrated.get() && chat.name().is_some();
-    let placeholder = format!("Message #{channel}");
-    let submit = move || {
-        let text = draft.get_untracked();
-        if text.trim().is_empty() {
-            return;
-        }
-        if let Err(refusal) = MessageText::parse(&text) {
-            return problem.set(Some(refusal.message));
-        }
-        // Into the outbox: sent now if online, else when back.
-        chat.submit(channel.clone(), text);
-        draft.set(String::new());
-        problem.set(None);
-    };
-    let on_keydown = {
-        let submit = submit.clone();
-        move |ev: KeyboardEvent| {
-            if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
-                ev.prevent_default();
-                submit();
-            }
-        }
-    };
-    let length = move || draft.with(|d| d.chars().count());
-    view! {
-        <form
-            class="composer"
-            on:submit=move |ev: SubmitEvent| {
-                ev.prevent_default();
-                submit();
-            }
-        >
-            <label for="message" class="visually-hidden">
-                "Message"
-            </label>
-            <textarea
-                id="message"
-                rows="2"
-                placeholder=placeholder
-                prop:value=draft
-                on:input=move |ev| {
-                    draft.set(event_target_value(&ev));
-                    problem.set(None);
-                }
-                on:keydown=on_keydown
-                disabled=move || !can_write()
-            ></textarea>
-            <button type="submit" disabled=move || !can_write()>
-                "Send"
-            </button>
-            <Show when=move || { length() > MAX_MESSAGE_CHARS - 200 }>
-                <span class="counter" class:over=move || { length() > MAX_MESSAGE_CHARS }>
-                    {move || format!("{}/{MAX_MESSAGE_CHARS}", length())}
-                </span>
-            </Show>
-        </form>
-        {move || {
-            problem
-                .get()
-                .or_else(|| chat.alert.get())
-                .map(|p| {
-                    view! {
-                        <p role="alert" class="error composer-alert">
-                            {p}
-                            <button
-                                type="button"
-                                class="dismiss"
-                                on:click=move |_| {
-                                    problem.set(None);
-                                    chat.alert.set(None);
-                                }
-                            >
-                                "Dismiss"
-                            </button>
-                        </p>
-                    }
-                })
-        }}
-    }
 }
 
 #[cfg(test)]

@@ -150,6 +150,8 @@ pub fn SignedInAs() -> impl IntoView {
                 Ok(()) => {
                     storage::set_name(None);
                     chat.outbox.set(Vec::new());
+                    // Whoever signs in next was not mentioned.
+                    chat.forget_counts();
                     chat.me.set(Me::Anonymous { problem: None });
                     // Connected again without the cookie: reads only.
                     socket::reconnect();

@@ -4,13 +4,23 @@
 //! - [`identity`]: the display-name prompt and "Signed in as".
 //! - [`sidebar`]: the channel list and the new-channel form.
 //! - [`channel`]: an open channel: title, message log and composer.
+//! - [`message`]: one message, its reactions, editor and actions.
+//! - [`text`]: a message's formatted text as views.
+//! - [`composer`]: the message field, with `@` completion.
+//! - [`thread`]: the thread panel.
 //! - [`home`]: `/`, which returns to the remembered channel.
 
+pub mod awareness;
 pub mod channel;
+pub mod composer;
 pub mod home;
 pub mod identity;
+pub mod message;
+pub mod search;
 pub mod sidebar;
 pub mod state;
+pub mod text;
+pub mod thread;
 
 use crate::api::list_channels;
 use crate::model::ChannelSummary;
@@ -106,7 +116,9 @@ pub fn App() -> impl IntoView {
     provide_context(chat);
     provide_context(Listed(Resource::new(|| (), |_| list_channels())));
 
-    Effect::new(move |_| chat.hydrated.set(true));
+    Effect::new(move |_| {
+        chat.hydrated.set(true);
+    });
     identity::sign_in_from_storage(chat);
 
     view! {
@@ -125,10 +137,17 @@ pub fn App() -> impl IntoView {
                             view=channel::ChannelPage
                             ssr=SsrMode::Async
                         />
+                        <Route
+                            path=path!("/dm/:name")
+                            view=channel::DirectPage
+                            ssr=SsrMode::Async
+                        />
+                        <Route path=path!("/search") view=search::SearchPage ssr=SsrMode::Async/>
                     </Routes>
                 </main>
             </div>
             <identity::NamePrompt/>
+            <search::QuickSwitcher/>
         </Router>
     }
 }
@@ -174,6 +193,7 @@ pub fn ConnectionStatus() -> impl IntoView {
     view! {
         <p
             role="status"
+            aria-label="Connection"
             class="connection"
             data-state=move || format!("{:?}", state()).to_lowercase()
         >

@@ -16,8 +16,8 @@
 //! the pace the server allows.
 
 use crate::model::{
-    ChannelName, ChannelSummary, DisplayName, ErrorCode, Identity, IdentityId, Message, Seq,
-    HISTORY_LIMIT,
+    ChannelName, ChannelSummary, DisplayName, ErrorCode, Identity, IdentityId, Member, Message,
+    Seq, ThreadSummary, UnreadCount, HISTORY_LIMIT,
 };
 use crate::protocol::{ClientFrame, Cursor, ServerEvent};
 use leptos::prelude::*;
@@ -70,6 +70,8 @@ pub enum Delivery {
 pub struct Outgoing {
     pub client_id: String,
     pub channel: ChannelName,
+    /// For a reply: the thread's parent.
+    pub thread: Option<Seq>,
     pub text: String,
     pub delivery: Delivery,
     /// Bumped by every attempt, so a stale timeout does nothing.
@@ -87,6 +89,8 @@ pub struct Chat {
     pub hydrated: RwSignal<bool>,
     /// The channel list as the socket keeps it, once it has said hello.
     pub channels: RwSignal<Option<Vec<ChannelSummary>>>,
+    /// My direct conversations, as the socket keeps them.
+    pub directs: RwSignal<Vec<ChannelSummary>>,
     /// The channel the user has open, which the socket follows.
     pub open: RwSignal<Option<ChannelName>>,
     /// The open channel as the socket keeps it, once joined.
@@ -108,6 +112,57 @@ pub struct Chat {
     /// Stored messages older than the live ones, loaded on request, of
     /// the open channel; and whether there are more.
     pub older: RwSignal<Older>,
+    /// The thread open beside the channel, once loaded.
+    pub thread: RwSignal<Option<OpenThread>>,
+    /// The message being edited, and where.
+    pub editing: RwSignal<Option<(Place, Seq)>>,
+    /// The message whose reaction picker is open, and where.
+    pub picker: RwSignal<Option<(Place, Seq)>>,
+    /// The message a link pointed at (`?m=`), highlighted.
+    pub highlight: RwSignal<Option<Seq>>,
+    /// My unread counts, by channel, as the server counts them.
+    pub unread: RwSignal<Vec<UnreadCount>>,
+    /// Where "New messages" goes in the open channel: after my read mark
+    /// as it was when I opened it.
+    pub divider: RwSignal<Option<(ChannelName, Seq)>>,
+    /// Who is typing where, and until when (ms since the epoch).
+    pub typing: RwSignal<Vec<Typist>>,
+    /// The open channel's members, once loaded.
+    pub members: RwSignal<Option<(ChannelName, Vec<Member>)>>,
+    /// Whether the members panel is open.
+    pub show_members: RwSignal<bool>,
+    /// A read mark is due to be sent shortly.
+    read_scheduled: StoredValue<bool>,
+}
+
+/// Someone typing in a channel or a thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Typist {
+    pub who: Identity,
+    pub channel: ChannelName,
+    pub thread: Option<Seq>,
+    pub until: f64,
+}
+
+/// How long "is typing" shows after the last sign of it.
+pub const TYPING_SHOWN_MS: f64 = 5_000.0;
+
+/// Where a message is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// In the channel's log: it can open its thread.
+    Channel,
+    /// In a thread panel (the parent or a reply).
+    Thread,
+}
+
+/// A thread open beside its channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenThread {
+    pub channel: ChannelName,
+    pub parent: Message,
+    /// Oldest first.
+    pub replies: Vec<Message>,
 }
 
 /// The open channel's older messages, loaded by "Load older messages".
@@ -118,6 +173,9 @@ pub struct Older {
     pub messages: Vec<Message>,
     /// Whether the start of the channel has been reached.
     pub complete: bool,
+    /// Whether messages between these and the live ones are not loaded
+    /// (after opening an old message from a search).
+    pub gap: bool,
 }
 
 impl Chat {
@@ -126,6 +184,7 @@ impl Chat {
             me: RwSignal::new(Me::Unknown),
             hydrated: RwSignal::new(false),
             channels: RwSignal::new(None),
+            directs: RwSignal::new(Vec::new()),
             open: RwSignal::new(None),
             live: RwSignal::new(None),
             epoch: RwSignal::new(None),
@@ -135,7 +194,238 @@ impl Chat {
             returned: RwSignal::new(false),
             reload: RwSignal::new(0),
             older: RwSignal::new(Older::default()),
+            thread: RwSignal::new(None),
+            editing: RwSignal::new(None),
+            picker: RwSignal::new(None),
+            highlight: RwSignal::new(None),
+            unread: RwSignal::new(Vec::new()),
+            divider: RwSignal::new(None),
+            typing: RwSignal::new(Vec::new()),
+            members: RwSignal::new(None),
+            show_members: RwSignal::new(false),
+            read_scheduled: StoredValue::new(false),
         }
+    }
+
+    /// My unread messages and mentions in `channel` (tracked); none in
+    /// the channel I have open.
+    pub fn unread_in(&self, channel: &ChannelName) -> (u32, u32) {
+        if self.open.with(|open| open.as_ref() == Some(channel)) {
+            return (0, 0);
+        }
+        self.unread.with(|counts| {
+            counts
+                .iter()
+                .find(|c| &c.channel == channel)
+                .map_or((0, 0), |c| (c.unread, c.mentions))
+        })
+    }
+
+    /// My read mark in `channel`, as last counted.
+    fn read_mark(&self, channel: &ChannelName) -> Seq {
+        self.unread.with_untracked(|counts| {
+            counts
+                .iter()
+                .find(|c| &c.channel == channel)
+                .map_or(0, |c| c.read)
+        })
+    }
+
+    /// Takes the server's new counts.
+    fn counted(&self, new: Vec<UnreadCount>) {
+        self.unread.update(|counts| {
+            for count in new {
+                match counts.iter_mut().find(|c| c.channel == count.channel) {
+                    Some(held) => *held = count,
+                    None => counts.push(count),
+                }
+            }
+        });
+    }
+
+    /// I am reading the open channel: up to its last event, if the page
+    /// is in sight. The server stores the mark (and tells my other tabs).
+    pub fn read_open(&self) {
+        if crate::client::notify::hidden() || self.my_id_untracked().is_none() {
+            return;
+        }
+        let Some((channel, seq)) = self
+            .live
+            .with_untracked(|live| live.as_ref().map(|l| (l.channel.clone(), l.seq)))
+        else {
+            return;
+        };
+        if self.read_mark(&channel) >= seq && seq > 0 {
+            return;
+        }
+        self.counted(vec![UnreadCount {
+            channel: channel.clone(),
+            read: seq,
+            unread: 0,
+            mentions: 0,
+        }]);
+        self.send(ClientFrame::Read {
+            channel: channel.to_string(),
+            seq,
+        });
+    }
+
+    /// Places the "New messages" divider for `channel`, just opened: after
+    /// my read mark, if anything by others is newer.
+    pub fn place_divider(&self, channel: &ChannelName) {
+        self.divider
+            .set(Some((channel.clone(), self.read_mark(channel))));
+    }
+
+    /// Forgets what was counted for this person (on signing out).
+    pub fn forget_counts(&self) {
+        self.unread.set(Vec::new());
+        self.divider.set(None);
+        self.directs.set(Vec::new());
+    }
+
+    /// The people typing in `channel` (or a thread there), not me, oldest
+    /// first (tracked).
+    pub fn typists(&self, channel: &ChannelName, thread: Option<Seq>) -> Vec<DisplayName> {
+        let me = self.my_id();
+        self.typing.with(|typing| {
+            typing
+                .iter()
+                .filter(|t| &t.channel == channel && t.thread == thread && Some(t.who.id) != me)
+                .map(|t| t.who.name.clone())
+                .collect()
+        })
+    }
+
+    /// Someone typed (or stopped): shown for [`TYPING_SHOWN_MS`] unless
+    /// they type on.
+    fn typed(&self, typist: Typist, on: bool) {
+        self.typing.update(|typing| {
+            typing.retain(|t| {
+                !(t.who.id == typist.who.id
+                    && t.channel == typist.channel
+                    && t.thread == typist.thread)
+            });
+            if on {
+                typing.push(typist);
+            }
+        });
+        if on {
+            let chat = *self;
+            crate::client::socket::later(
+                move || {
+                    let now = crate::client::now_ms();
+                    chat.typing
+                        .update(|typing| typing.retain(|t| t.until > now));
+                },
+                TYPING_SHOWN_MS as u64 + 100,
+            );
+        }
+    }
+
+    /// Someone's message arrived: they are no longer typing it.
+    fn stopped_typing(&self, channel: &ChannelName, message: &Message) {
+        let held = self.typing.with_untracked(|typing| {
+            typing.iter().any(|t| {
+                &t.channel == channel && t.who.id == message.author_id && t.thread == message.thread
+            })
+        });
+        if held {
+            self.typing.update(|typing| {
+                typing.retain(|t| {
+                    !(&t.channel == channel
+                        && t.who.id == message.author_id
+                        && t.thread == message.thread)
+                })
+            });
+        }
+    }
+
+    /// Changes who is online among the members shown.
+    fn presence(&self, online: &[Identity], offline: &[IdentityId]) {
+        self.members.update(|members| {
+            if let Some((_, members)) = members {
+                for member in members.iter_mut() {
+                    if online.iter().any(|o| o.id == member.identity.id) {
+                        member.online = true;
+                    } else if offline.contains(&member.identity.id) {
+                        member.online = false;
+                    }
+                }
+            }
+        });
+    }
+
+    /// The signed-in identity's number, if any (untracked).
+    pub fn my_id_untracked(&self) -> Option<IdentityId> {
+        self.me.with_untracked(|me| match me {
+            Me::Named(me) => Some(me.id),
+            _ => None,
+        })
+    }
+
+    /// Someone mentioned me: a notification if the page is out of sight
+    /// and I allowed them (the count comes with the unread counts).
+    fn mentioned(&self, channel: ChannelName, message: Message) {
+        let hidden = crate::client::notify::hidden();
+        if hidden && crate::client::notify::granted() {
+            let names: Vec<&str> = message.mentions.iter().map(|m| m.name.as_str()).collect();
+            let body = crate::markup::plain(&crate::markup::parse(message.text.as_str(), &names));
+            let title = format!("{} mentioned you in #{channel}", message.author);
+            let href = format!("/c/{channel}?m={}", message.seq);
+            crate::client::notify::show(
+                &title,
+                &body,
+                &format!("{channel}-{}", message.seq),
+                move || {
+                    let _ = leptos::prelude::window().location().set_href(&href);
+                },
+            );
+        }
+    }
+
+    /// Applies event `seq`, a change to message `message_seq`, wherever
+    /// the message is held.
+    fn change_message(
+        &self,
+        channel: &ChannelName,
+        seq: Seq,
+        message_seq: Seq,
+        change: impl Fn(&mut Message),
+    ) {
+        self.change_elsewhere(channel, message_seq, &change);
+        self.on_event(channel, seq, |messages| {
+            messages
+                .iter_mut()
+                .filter(|m| m.seq == message_seq)
+                .for_each(&change)
+        });
+    }
+
+    /// Changes the copies of message `seq` held outside the live channel
+    /// (older messages, the open thread).
+    fn change_elsewhere(&self, channel: &ChannelName, seq: Seq, change: impl Fn(&mut Message)) {
+        self.older.update(|older| {
+            if older.channel.as_ref() == Some(channel) {
+                older
+                    .messages
+                    .iter_mut()
+                    .filter(|m| m.seq == seq)
+                    .for_each(&change);
+            }
+        });
+        self.thread.update(|thread| {
+            if let Some(thread) = thread.as_mut().filter(|t| &t.channel == channel) {
+                if thread.parent.seq == seq {
+                    change(&mut thread.parent);
+                }
+                thread
+                    .replies
+                    .iter_mut()
+                    .filter(|m| m.seq == seq)
+                    .for_each(&change);
+            }
+        });
     }
 
     /// The signed-in name, if any (tracked).
@@ -188,14 +478,24 @@ impl Chat {
         });
     }
 
+    /// Adds a direct conversation of mine, once.
+    pub fn add_direct(&self, direct: ChannelSummary) {
+        self.directs.update(|list| {
+            if !list.iter().any(|d| d.name == direct.name) {
+                list.push(direct);
+            }
+        });
+    }
+
     /// Queues a message; it is sent when its turn comes. Returns its
     /// client id.
-    pub fn submit(&self, channel: ChannelName, text: String) -> String {
+    pub fn submit(&self, channel: ChannelName, text: String, thread: Option<Seq>) -> String {
         let client_id = new_client_id();
         self.outbox.update(|outbox| {
             outbox.push(Outgoing {
                 client_id: client_id.clone(),
                 channel,
+                thread,
                 text,
                 delivery: Delivery::Pending,
                 attempt: 0,
@@ -232,6 +532,7 @@ impl Chat {
             channel: entry.channel.to_string(),
             text: entry.text.clone(),
             client_id: Some(entry.client_id.clone()),
+            thread: entry.thread,
         };
         if self.send(frame) {
             let attempt = entry.attempt + 1;
@@ -319,12 +620,14 @@ impl Chat {
         match event {
             ServerEvent::Hello {
                 channels,
+                directs,
                 epoch,
                 me,
                 idle_timeout_ms,
             } => {
                 crate::client::socket::set_idle_timeout(idle_timeout_ms);
                 self.channels.set(Some(channels));
+                self.directs.set(directs);
                 let new_store = self
                     .epoch
                     .get_untracked()
@@ -348,6 +651,9 @@ impl Chat {
                     }
                 }
             }
+            ServerEvent::ChannelCreated { channel } if !channel.people.is_empty() => {
+                self.add_direct(channel);
+            }
             ServerEvent::ChannelCreated { channel } => {
                 self.add_channel(channel);
                 if self.open.get_untracked().is_none() {
@@ -366,25 +672,109 @@ impl Chat {
                         seq,
                         messages,
                     }));
+                    if self
+                        .divider
+                        .with_untracked(|d| d.as_ref().is_none_or(|(c, _)| c != &channel))
+                    {
+                        self.place_divider(&channel);
+                    }
+                    self.read_open();
+                    self.load_members(channel);
                 }
                 self.pump();
             }
-            ServerEvent::Resumed { .. } => self.pump(),
-            ServerEvent::Message { channel, message } => {
+            ServerEvent::Resumed { channel, .. } => {
+                self.read_open();
+                self.load_members(channel);
+                self.pump()
+            }
+            ServerEvent::Message {
+                channel,
+                message,
+                thread,
+            } => {
                 let seq = message.seq;
-                self.on_event(&channel, seq, |messages| push_in_order(messages, message));
+                self.stopped_typing(&channel, &message);
+                if self.open.get_untracked().as_ref() == Some(&channel) {
+                    self.read_soon();
+                }
+                match thread {
+                    Some(summary) => {
+                        self.thread.update(|open| {
+                            if let Some(open) = open
+                                .as_mut()
+                                .filter(|t| t.channel == channel && t.parent.seq == summary.parent)
+                            {
+                                if let Err(at) = open.replies.binary_search_by_key(&seq, |m| m.seq)
+                                {
+                                    open.replies.insert(at, message);
+                                }
+                            }
+                        });
+                        self.change_elsewhere(&channel, summary.parent, |m| {
+                            set_summary(m, &summary)
+                        });
+                        self.on_event(&channel, seq, |messages| {
+                            for m in messages.iter_mut().filter(|m| m.seq == summary.parent) {
+                                set_summary(m, &summary);
+                            }
+                        });
+                    }
+                    None => {
+                        self.on_event(&channel, seq, |messages| push_in_order(messages, message))
+                    }
+                }
+            }
+            ServerEvent::Edited {
+                channel,
+                seq,
+                message_seq,
+                text,
+                edited_at,
+                mentions,
+            } => {
+                self.change_message(&channel, seq, message_seq, |m| {
+                    m.text = text.clone();
+                    m.edited_at = Some(edited_at);
+                    m.mentions = mentions.clone();
+                });
+            }
+            ServerEvent::Reacted {
+                channel,
+                seq,
+                message_seq,
+                reactions,
+            } => {
+                self.change_message(&channel, seq, message_seq, |m| {
+                    m.reactions = reactions.clone()
+                });
             }
             ServerEvent::Deleted {
                 channel,
                 seq,
                 message_seq,
+                thread,
             } => {
                 self.older
                     .update(|older| older.messages.retain(|m| m.seq != message_seq));
+                self.thread.update(|open| {
+                    if let Some(open) = open.as_mut().filter(|t| t.channel == channel) {
+                        open.replies.retain(|m| m.seq != message_seq);
+                    }
+                });
+                if let Some(summary) = &thread {
+                    self.change_elsewhere(&channel, summary.parent, |m| set_summary(m, summary));
+                }
                 self.on_event(&channel, seq, |messages| {
-                    messages.retain(|m| m.seq != message_seq)
+                    messages.retain(|m| m.seq != message_seq);
+                    if let Some(summary) = &thread {
+                        for m in messages.iter_mut().filter(|m| m.seq == summary.parent) {
+                            set_summary(m, summary);
+                        }
+                    }
                 })
             }
+            ServerEvent::Mention { channel, message } => self.mentioned(channel, message),
             ServerEvent::Ack { client_id, .. } => self.acknowledged(&client_id),
             ServerEvent::Error {
                 code,
@@ -394,7 +784,66 @@ impl Chat {
             } => self.refused(&client_id, code, message, retry_after_ms),
             ServerEvent::Error { message, .. } => self.alert.set(Some(message)),
             ServerEvent::Pong => {}
+            ServerEvent::Unread { counts } => self.counted(counts),
+            ServerEvent::Typing {
+                channel,
+                thread,
+                who,
+                on,
+            } => self.typed(
+                Typist {
+                    who,
+                    channel,
+                    thread,
+                    until: crate::client::now_ms() + TYPING_SHOWN_MS,
+                },
+                on,
+            ),
+            ServerEvent::Presence { online, offline } => self.presence(&online, &offline),
+            ServerEvent::Member { channel, member } => self.members.update(|members| {
+                if let Some((_, list)) = members.as_mut().filter(|(c, _)| *c == channel) {
+                    if !list.iter().any(|m| m.identity.id == member.identity.id) {
+                        list.push(member);
+                        sort_members(list);
+                    }
+                }
+            }),
         }
+    }
+
+    /// Marks the open channel read in a second (once for a burst of
+    /// messages), so a busy channel costs one mark a second, not one per
+    /// message.
+    fn read_soon(&self) {
+        if self.read_scheduled.get_value() {
+            return;
+        }
+        self.read_scheduled.set_value(true);
+        let chat = *self;
+        crate::client::socket::later(
+            move || {
+                chat.read_scheduled.set_value(false);
+                chat.read_open();
+            },
+            1_000,
+        );
+    }
+
+    /// Loads who is in `channel` (and online), for the members panel (in
+    /// the browser; events never reach the server's copy of the app).
+    fn load_members(&self, channel: ChannelName) {
+        if cfg!(not(feature = "hydrate")) {
+            return;
+        }
+        let chat = *self;
+        leptos::task::spawn_local(async move {
+            if let Ok(mut list) = crate::api::channel_members(channel.to_string()).await {
+                sort_members(&mut list);
+                if chat.open.get_untracked().as_ref() == Some(&channel) {
+                    chat.members.set(Some((channel, list)));
+                }
+            }
+        });
     }
 
     /// Applies the channel event numbered `seq` if it is the next one.
@@ -455,6 +904,17 @@ fn new_client_id() -> String {
     format!("{random:016x}")
 }
 
+/// Members by name.
+pub fn sort_members(list: &mut [Member]) {
+    list.sort_by_key(|m| m.identity.name.key());
+}
+
+/// Gives a thread's parent its new reply count.
+fn set_summary(parent: &mut Message, summary: &ThreadSummary) {
+    parent.replies = summary.replies;
+    parent.last_reply_at = summary.last_reply_at;
+}
+
 /// Adds a message in sequence order, ignoring one already held, keeping
 /// the last [`HISTORY_LIMIT`].
 fn push_in_order(messages: &mut Vec<Message>, message: Message) {
@@ -474,13 +934,11 @@ mod tests {
     use chrono::Utc;
 
     fn message(seq: u64) -> Message {
-        Message {
-            seq,
-            author_id: 1,
-            author: DisplayName::parse("ada").unwrap(),
-            text: MessageText::parse("hi").unwrap(),
-            sent_at: Utc::now(),
-        }
+        let ada = Identity {
+            id: 1,
+            name: DisplayName::parse("ada").unwrap(),
+        };
+        Message::new(seq, &ada, MessageText::parse("hi").unwrap(), Utc::now())
     }
 
     #[test]
@@ -523,6 +981,7 @@ mod tests {
             let event = |seq| ServerEvent::Message {
                 channel: general.clone(),
                 message: message(seq),
+                thread: None,
             };
             chat.apply(event(3));
             chat.apply(event(3));
@@ -531,6 +990,7 @@ mod tests {
                 channel: general.clone(),
                 seq: 4,
                 message_seq: 1,
+                thread: None,
             });
             let live = chat.live.get_untracked().unwrap();
             assert_eq!(live.seq, 4);
@@ -539,6 +999,63 @@ mod tests {
             // A gap is not applied (the socket is asked to resume instead).
             chat.apply(event(9));
             assert_eq!(chat.live.get_untracked().unwrap().seq, 4);
+        });
+    }
+
+    #[test]
+    fn edits_reactions_and_replies_change_the_held_messages_once() {
+        let owner = Owner::new();
+        owner.with(|| {
+            let chat = Chat::new();
+            let general = ChannelName::parse("general").unwrap();
+            chat.open.set(Some(general.clone()));
+            chat.apply(ServerEvent::Joined {
+                channel: general.clone(),
+                seq: 1,
+                messages: vec![message(1)],
+            });
+            chat.apply(ServerEvent::Edited {
+                channel: general.clone(),
+                seq: 2,
+                message_seq: 1,
+                text: MessageText::parse("hi, edited").unwrap(),
+                edited_at: Utc::now(),
+                mentions: vec![],
+            });
+            let bob = Identity {
+                id: 2,
+                name: DisplayName::parse("bob").unwrap(),
+            };
+            let reacted = ServerEvent::Reacted {
+                channel: general.clone(),
+                seq: 3,
+                message_seq: 1,
+                reactions: vec![crate::model::Reaction {
+                    emoji: "👍".into(),
+                    by: vec![bob],
+                }],
+            };
+            chat.apply(reacted.clone());
+            chat.apply(reacted);
+            let mut reply = message(4);
+            reply.thread = Some(1);
+            chat.apply(ServerEvent::Message {
+                channel: general.clone(),
+                message: reply,
+                thread: Some(ThreadSummary {
+                    parent: 1,
+                    replies: 1,
+                    last_reply_at: Some(Utc::now()),
+                }),
+            });
+            let live = chat.live.get_untracked().unwrap();
+            assert_eq!(live.seq, 4);
+            assert_eq!(live.messages.len(), 1, "a reply is not in the channel");
+            let parent = &live.messages[0];
+            assert_eq!(parent.text.as_str(), "hi, edited");
+            assert!(parent.edited_at.is_some());
+            assert_eq!(parent.reactions[0].by.len(), 1, "a repeat is ignored");
+            assert_eq!(parent.replies, 1);
         });
     }
 }

@@ -19,6 +19,8 @@
 //!   server): N channels, M messages; its size per message.
 //! - `startup`: starts a `flack` binary on a database file and times it to
 //!   its first answered HTTP request.
+//! - `search`: full-text searches through Flack's store on a file made by
+//!   `fill` (no server): latency per kind of query (p50, p99, max).
 //!
 //! Run the server without the send limit (`--send-per-second 0`) and
 //! without the per-address cap (`--connections-per-ip 0`), or spread the
@@ -98,6 +100,10 @@ enum Scenario {
         seconds: u64,
         #[arg(long, default_value_t = 100)]
         size: usize,
+        /// People (each a claimed name, so also online) in the channel
+        /// saying they type, each once every 2 s, for the whole run.
+        #[arg(long, default_value_t = 0)]
+        typists: usize,
     },
     /// N connections joined and idle; the server's memory per connection.
     Idle {
@@ -152,6 +158,14 @@ enum Scenario {
         #[arg(long, default_value_t = 100)]
         size: usize,
     },
+    /// Full-text searches on a file made by `fill`, through Flack's store.
+    Search {
+        #[arg(long)]
+        database: PathBuf,
+        /// Searches of each kind.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
     /// Starts `flack` on a database and times it to its first answered
     /// HTTP request (at --server), then stops it with SIGTERM.
     Startup {
@@ -190,7 +204,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             window,
             seconds,
             size,
-        } => run.saturate(clients, senders, window, seconds, size).await,
+            typists,
+        } => {
+            run.saturate(clients, senders, window, seconds, size, typists)
+                .await
+        }
+        Scenario::Search { database, queries } => {
+            off_the_runtime(move || search(&database, queries))
+        }
         Scenario::Idle { clients, pid } => run.idle(clients, pid).await,
         Scenario::Acks {
             senders,
@@ -220,13 +241,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             messages,
             channels,
             size,
-        } => fill(&database, messages, channels.max(1), size),
+        } => off_the_runtime(move || fill(&database, messages, channels.max(1), size)),
         Scenario::Startup {
             binary,
             database,
             runs,
         } => run.startup(&binary, &database, runs).await,
     }
+}
+
+/// Runs work that uses Flack's store directly on a thread of its own: a
+/// store opened inside the runtime hands its completions to the runtime,
+/// which this work, waiting for them, would block (one thread).
+fn off_the_runtime(
+    work: impl FnOnce() -> Result<(), Box<dyn std::error::Error>> + Send + 'static,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::thread::spawn(move || work().map_err(|e| e.to_string()))
+        .join()
+        .map_err(|_| "the work panicked")??;
+    Ok(())
 }
 
 /// Raises the soft open-files limit to the hard one.
@@ -465,9 +498,41 @@ impl Run {
         window: u64,
         seconds: u64,
         size: usize,
+        typists: usize,
     ) -> Result<(), Box<dyn std::error::Error>> {
         let senders = senders.max(1);
         let (run, cookie, receivers) = self.prepare(clients).await?;
+        let typing_until = Instant::now() + Duration::from_secs(seconds + 5);
+        for t in 0..typists {
+            let name = format!("typist{}x{t}", std::process::id());
+            let their = run.claim(&name).await?;
+            let ws = run
+                .joined_client(clients + senders + t, Some(&their))
+                .await?;
+            let (mut sink, stream) = ws.split();
+            tokio::spawn(count_frames(
+                stream,
+                "none",
+                Arc::new(AtomicU64::new(0)),
+                None,
+            ));
+            let frame = format!(
+                r#"{{"type":"typing","channel":"{}","on":true}}"#,
+                run.channel
+            );
+            tokio::spawn(async move {
+                // Spread over the 2 s, as people would be.
+                let offset = Duration::from_millis(2000 * t as u64 / typists as u64);
+                tokio::time::sleep(offset).await;
+                let mut every = tokio::time::interval(Duration::from_secs(2));
+                while Instant::now() < typing_until {
+                    every.tick().await;
+                    if sink.send(Message::text(frame.clone())).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         let delivered = Arc::new(AtomicU64::new(0));
         for ws in receivers {
             tokio::spawn(count_frames(ws, "message", Arc::clone(&delivered), None));
@@ -503,7 +568,7 @@ impl Run {
         let sent = total_sent.load(Ordering::Relaxed);
         println!(
             "scenario: saturate, {clients} clients, {senders} sender(s), window {window}, \
-             {seconds} s, {size}-byte messages"
+             {seconds} s, {size}-byte messages, {typists} typists"
         );
         println!("sent: {sent} messages ({:.0}/s)", sent as f64 / elapsed);
         println!(
@@ -1078,8 +1143,9 @@ fn fill(
     channels: u64,
     size: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use flack::model::{ChannelName, DisplayName, Message as Stored, MessageText};
-    use flack::server::store::{SqliteStore, Store, StoredIdentity, Write};
+    use flack::model::{ChannelName, DisplayName, Identity, Message as Stored, MessageText};
+    use flack::protocol::ServerEvent;
+    use flack::server::store::{Change, SqliteStore, Store, StoredEvent, StoredIdentity, Write};
     if database.exists() {
         return Err(format!("{} exists already; name a new file", database.display()).into());
     }
@@ -1087,6 +1153,10 @@ fn fill(
     let store = SqliteStore::open(path)?;
     let now = chrono::Utc::now();
     let author = DisplayName::parse("filler").map_err(|r| r.message)?;
+    let writer = Identity {
+        id: 1,
+        name: author.clone(),
+    };
     store.write(
         Write::PutIdentity(StoredIdentity {
             id: 1,
@@ -1097,17 +1167,21 @@ fn fill(
         }),
         Box::new(|_| {}),
     );
+    let mut names = Vec::new();
     for id in 1..=channels {
         let name = ChannelName::parse(&format!("fill-{id}")).map_err(|r| r.message)?;
+        names.push(name.clone());
         store.write(
             Write::CreateChannel {
                 id,
                 name,
                 created_at: now,
+                people: Vec::new(),
             },
             Box::new(|_| {}),
         );
     }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let started = Instant::now();
     // Queued in blocks; the next block waits for the one before the last,
     // so the writer always has work and the queue stays short.
@@ -1120,20 +1194,40 @@ fn fill(
         for i in n..end {
             let channel = i % channels + 1;
             let seq = i / channels + 1;
-            let mut text = format!("message {i} ");
+            // Words of a vocabulary, picked as often as people use
+            // words (Zipf: the n-th most common about 1/n as often), so a
+            // search meets common and rare words alike.
+            let mut text = String::new();
             while text.len() < size {
-                text.push('x');
+                if !text.is_empty() {
+                    text.push(' ');
+                }
+                text.push_str(&vocabulary_word(zipf_rank(&mut rng)));
             }
-            let write = Write::Message {
+            let message = Stored::new(
+                seq,
+                &writer,
+                MessageText::parse(&text).map_err(|r| r.message)?,
+                now,
+            );
+            // What the server stores for a post: the message, and its
+            // event as sent, for the replay log.
+            let event = ServerEvent::Message {
+                channel: names[(channel - 1) as usize].clone(),
+                message: message.clone(),
+                thread: None,
+            };
+            let write = Write::Channel {
                 channel,
-                message: Stored {
+                event: StoredEvent {
                     seq,
-                    author_id: 1,
-                    author: author.clone(),
-                    text: MessageText::parse(&text).map_err(|r| r.message)?,
-                    sent_at: now,
+                    message_seq: Some(seq),
+                    json: event.to_json(),
                 },
-                client_id: None,
+                changes: vec![Change::Insert {
+                    message,
+                    client_id: None,
+                }],
             };
             let done: Box<dyn FnOnce(Result<(), flack::server::store::StoreError>) + Send> =
                 if i + 1 == end {
@@ -1183,6 +1277,138 @@ fn fill(
     println!(
         "file: {file} bytes (WAL {wal} bytes), {:.1} bytes per message",
         (file + wal) as f64 / messages.max(1) as f64
+    );
+    Ok(())
+}
+
+/// How many different words `fill` writes.
+const VOCABULARY: usize = 20_000;
+
+/// A small deterministic random number generator (xorshift64*), so two
+/// fills make the same file.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A word rank, 0 the most common: log-uniform over the vocabulary, which
+/// is Zipf's law with exponent 1.
+fn zipf_rank(rng: &mut Rng) -> usize {
+    ((VOCABULARY as f64).powf(rng.unit()) as usize).saturating_sub(1)
+}
+
+/// The vocabulary's word of rank `n`: pronounceable, different for each n.
+fn vocabulary_word(n: usize) -> String {
+    const CONSONANTS: &[u8] = b"bcdfghjklmnprstvwz";
+    const VOWELS: &[u8] = b"aeiou";
+    let mut word = String::new();
+    let mut rest = n;
+    loop {
+        word.push(CONSONANTS[rest % CONSONANTS.len()] as char);
+        rest /= CONSONANTS.len();
+        word.push(VOWELS[rest % VOWELS.len()] as char);
+        rest /= VOWELS.len();
+        if rest == 0 {
+            break;
+        }
+        rest -= 1;
+    }
+    word
+}
+
+/// Times full-text searches of several kinds on a filled file, through the
+/// store as the server uses it (every channel visible).
+fn search(database: &std::path::Path, queries: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use flack::server::store::{SqliteStore, Store};
+    let path = database.to_str().ok_or("the database path is not UTF-8")?;
+    if !database.exists() {
+        return Err(format!("{path} does not exist; make it with `fill`").into());
+    }
+    let store = SqliteStore::open(path)?;
+    let all = |_| true;
+    let mut rng = Rng(42);
+    let kinds: [(&str, Box<dyn Fn(&mut Rng) -> Vec<String>>); 6] = [
+        (
+            "the most common word",
+            Box::new(|_| vec![vocabulary_word(0)]),
+        ),
+        (
+            "a word of rank 10-99",
+            Box::new(|r| vec![vocabulary_word(10 + r.next() as usize % 90)]),
+        ),
+        (
+            "a word of rank 1,000-9,999",
+            Box::new(|r| vec![vocabulary_word(1000 + r.next() as usize % 9000)]),
+        ),
+        (
+            "two common words (rank < 50)",
+            Box::new(|r| {
+                vec![
+                    vocabulary_word(r.next() as usize % 50),
+                    vocabulary_word(r.next() as usize % 50),
+                ]
+            }),
+        ),
+        (
+            "two rare words (rank 5,000+)",
+            Box::new(|r| {
+                vec![
+                    vocabulary_word(5000 + r.next() as usize % 15000),
+                    vocabulary_word(5000 + r.next() as usize % 15000),
+                ]
+            }),
+        ),
+        (
+            "a 2-letter prefix",
+            Box::new(|r| {
+                let word = vocabulary_word(r.next() as usize % 90);
+                vec![word[..2].to_owned()]
+            }),
+        ),
+    ];
+    println!("scenario: search, {queries} queries of each kind, 20 results at most, on {path}");
+    let mut everything = Vec::new();
+    for (label, make) in &kinds {
+        let mut times = Vec::with_capacity(queries);
+        let mut found = 0;
+        for _ in 0..queries {
+            let words = make(&mut rng);
+            let started = Instant::now();
+            found += store
+                .search(&words, &all, flack::model::SEARCH_LIMIT)?
+                .len();
+            times.push(started.elapsed());
+        }
+        times.sort();
+        let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+        println!(
+            "{label}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({:.1} results on average)",
+            at(0.5).as_secs_f64() * 1e3,
+            at(0.99).as_secs_f64() * 1e3,
+            times[times.len() - 1].as_secs_f64() * 1e3,
+            found as f64 / queries as f64
+        );
+        everything.extend(times);
+    }
+    everything.sort();
+    let at =
+        |q: f64| everything[((everything.len() as f64 * q) as usize).min(everything.len() - 1)];
+    println!(
+        "all: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        everything[everything.len() - 1].as_secs_f64() * 1e3
     );
     Ok(())
 }

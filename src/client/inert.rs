@@ -18,6 +18,28 @@ pub mod storage {
     pub fn set_channel(_: Option<&ChannelName>) {}
 }
 
+pub mod notify {
+    pub fn supported() -> bool {
+        false
+    }
+
+    pub fn granted() -> bool {
+        false
+    }
+
+    pub fn denied() -> bool {
+        false
+    }
+
+    pub fn request(_: impl FnOnce(bool) + 'static) {}
+
+    pub fn hidden() -> bool {
+        false
+    }
+
+    pub fn show(_: &str, _: &str, _: &str, _: impl FnOnce() + 'static) {}
+}
+
 pub mod socket {
     use crate::app::state::Chat;
     use crate::protocol::ClientFrame;
@@ -35,6 +57,13 @@ pub mod socket {
     pub fn set_idle_timeout(_: u64) {}
 
     pub fn later(_: impl FnOnce() + 'static, _: u64) {}
+}
+
+/// Now, in ms since the epoch.
+pub fn now_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64)
 }
 
 /// Distinct numbers (the browser's are random; here nothing needs more).

@@ -1,8 +1,14 @@
 //! Browser-only code (feature `hydrate`): what this browser remembers, and
 //! the one WebSocket per tab that feeds the UI's signals.
 
+pub mod notify;
 pub mod socket;
 pub mod storage;
+
+/// Now, in ms since the epoch.
+pub fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
 
 /// A random number, for ids that must not collide (not for secrets).
 pub fn random_u64() -> u64 {

@@ -17,7 +17,9 @@
 
 use super::hub::{not_stored, Pending};
 use super::store::{Store, StoredIdentity, TokenHash, Write};
-use crate::model::{DisplayName, ErrorCode, Identity, IdentityId, Refusal};
+use crate::model::{
+    DisplayName, ErrorCode, Identity, IdentityId, MessageText, Refusal, MAX_DISPLAY_NAME_CHARS,
+};
 use chrono::{DateTime, SubsecRound, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -92,6 +94,9 @@ impl Registry {
     }
 }
 
+/// Most people one message can mention.
+pub const MAX_MENTIONS: usize = 50;
+
 /// The identities of this server.
 pub struct Identities {
     store: Arc<dyn Store>,
@@ -145,6 +150,36 @@ impl Identities {
 
     fn registry(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The identity numbered `id`, if it still exists.
+    pub fn get(&self, id: IdentityId) -> Option<Identity> {
+        self.registry().by_id.get(&id).map(public)
+    }
+
+    /// Who holds `name` now, if anyone.
+    pub fn named(&self, name: &DisplayName) -> Option<Identity> {
+        let registry = self.registry();
+        let id = registry.by_key.get(&name.key())?;
+        registry.by_id.get(id).map(public)
+    }
+
+    /// Up to `limit` people whose name starts with `prefix` (any case),
+    /// then those whose name has it elsewhere; by name.
+    pub fn find(&self, prefix: &str, limit: usize) -> Vec<Identity> {
+        let wanted = prefix.trim().to_lowercase();
+        let registry = self.registry();
+        let mut found: Vec<(bool, String, Identity)> = registry
+            .by_id
+            .values()
+            .filter_map(|i| {
+                let key = i.name.key();
+                let at = key.find(&wanted)?;
+                Some((at != 0, key, public(i)))
+            })
+            .collect();
+        found.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        found.into_iter().take(limit).map(|(_, _, i)| i).collect()
     }
 
     /// How many identities there are.
@@ -300,6 +335,64 @@ impl Identities {
         }
     }
 
+    /// The people a message text mentions: each `@` followed by the
+    /// longest name someone holds (names are matched case-insensitively,
+    /// and may have spaces), outside code. At most
+    /// [`MAX_MENTIONS`] people, in the order first mentioned.
+    pub fn mentioned(&self, text: &MessageText) -> Vec<Identity> {
+        let text = text.as_str();
+        let mut found: Vec<Identity> = Vec::new();
+        {
+            let registry = self.registry();
+            for (at, _) in text.match_indices('@') {
+                if found.len() == MAX_MENTIONS {
+                    break;
+                }
+                // Not an address: "ada@example.org" names nobody.
+                if text[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(char::is_alphanumeric)
+                {
+                    continue;
+                }
+                let after: Vec<(usize, char)> = text[at + 1..]
+                    .char_indices()
+                    .take(MAX_DISPLAY_NAME_CHARS + 1)
+                    .collect();
+                // Longest first: "@Ada Lovelace" is Ada Lovelace, not Ada.
+                for len in (1..=after.len().min(MAX_DISPLAY_NAME_CHARS)).rev() {
+                    let end = after.get(len).map_or(text.len() - at - 1, |(i, _)| *i);
+                    let candidate = &text[at + 1..at + 1 + end];
+                    if after.get(len).is_some_and(|(_, c)| c.is_alphanumeric()) {
+                        continue;
+                    }
+                    let holder = registry
+                        .by_key
+                        .get(&candidate.to_lowercase())
+                        .and_then(|id| registry.by_id.get(id));
+                    if let Some(holder) = holder {
+                        if !found.iter().any(|f| f.id == holder.id) {
+                            found.push(public(holder));
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        if found.is_empty() {
+            return found;
+        }
+        // Not those only named inside code.
+        let names: Vec<&str> = found.iter().map(|f| f.name.as_str()).collect();
+        let kept: Vec<String> = crate::markup::mentions(text, &names)
+            .into_iter()
+            .map(str::to_lowercase)
+            .collect();
+        found.retain(|f| kept.contains(&f.name.key()));
+        found
+    }
+
     /// The identity a token proves, if any; counts as a use of it.
     pub fn resolve(&self, token: &TokenHash) -> Option<Identity> {
         let mut registry = self.registry();
@@ -399,6 +492,31 @@ mod tests {
         ids.claim(None, name("Ada"), free).await.unwrap();
         let err = ids.claim(None, name("ADA"), free).await.unwrap_err();
         assert_eq!(err.code, ErrorCode::NameTaken);
+    }
+
+    #[tokio::test]
+    async fn mentions_find_the_longest_held_name_outside_code_and_are_capped() {
+        let ids = identities(100);
+        for n in ["Ada", "Ada Lovelace", "bob"] {
+            ids.claim(None, name(n), free).await.unwrap();
+        }
+        let found = |text: &str| -> Vec<String> {
+            ids.mentioned(&MessageText::parse(text).unwrap())
+                .into_iter()
+                .map(|i| i.name.to_string())
+                .collect()
+        };
+        assert_eq!(found("hi @ada lovelace!"), ["Ada Lovelace"]);
+        assert_eq!(found("@Ada, @BOB and @bob"), ["Ada", "bob"]);
+        assert!(found("mail ada@bob.example? @nobody `@bob`").is_empty());
+        assert!(found("@adam is someone else").is_empty());
+        for i in 0..60 {
+            ids.claim(None, name(&format!("user{i}")), free)
+                .await
+                .unwrap();
+        }
+        let crowd: String = (0..60).map(|i| format!("@user{i} ")).collect();
+        assert_eq!(found(&crowd).len(), MAX_MENTIONS);
     }
 
     #[tokio::test]

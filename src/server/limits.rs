@@ -43,6 +43,9 @@ impl SendBudget {
 pub struct Limits {
     send_quota: Option<Quota>,
     creations: Option<DefaultKeyedRateLimiter<IdentityId>>,
+    /// Edits, reactions and deletions by server function, per identity
+    /// (on a socket, the connection's send budget counts them).
+    writes: Option<DefaultKeyedRateLimiter<IdentityId>>,
     claims: Option<DefaultKeyedRateLimiter<IpAddr>>,
     connections: Mutex<HashMap<IpAddr, usize>>,
     max_connections_per_ip: usize,
@@ -99,6 +102,7 @@ impl Limits {
             .map(|n| RateLimiter::keyed(Quota::per_hour(n)));
         Limits {
             send_quota,
+            writes: send_quota.map(RateLimiter::keyed),
             creations,
             claims,
             connections: Mutex::new(HashMap::new()),
@@ -122,6 +126,23 @@ impl Limits {
                 format!(
                     "Too many names were claimed from your address lately; try again in {} min.",
                     wait.as_secs().div_ceil(60).max(1)
+                ),
+            )
+        })
+    }
+
+    /// Counts one edit, reaction or deletion by identity `by` through a
+    /// server function: the same pace as sends on a connection.
+    pub fn take_write(&self, by: IdentityId) -> Result<(), Refusal> {
+        let Some(limiter) = &self.writes else {
+            return Ok(());
+        };
+        take_keyed(limiter, &by, |wait| {
+            Refusal::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "You are changing messages too fast; try again in {} ms.",
+                    wait.as_millis().max(1)
                 ),
             )
         })

@@ -79,10 +79,13 @@ pub struct Server {
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     beater: JoinHandle<()>,
+    ticker: JoinHandle<()>,
 }
 
 /// How often idle identities and old history are swept.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// How often unread counts and presence changes are announced.
+const AWARENESS_EVERY: Duration = Duration::from_millis(400);
 
 impl Server {
     /// Opens the store, binds the listener and starts serving in the
@@ -143,6 +146,18 @@ impl Server {
                 }
             }
         });
+        // Unread counts and presence: a few announcements a second.
+        let ticker = tokio::spawn({
+            let hub = Arc::clone(&hub);
+            async move {
+                let mut ticks = tokio::time::interval(AWARENESS_EVERY);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    ticks.tick().await;
+                    hub.tick();
+                }
+            }
+        });
         let sweeper = tokio::spawn(sweep(state.clone()));
         let task = tokio::spawn(serve(listener, router(state), shutdown));
         Ok(Server {
@@ -154,6 +169,7 @@ impl Server {
             task,
             sweeper,
             beater,
+            ticker,
         })
     }
 
@@ -169,6 +185,7 @@ impl Server {
         let _ = self.task.await;
         self.sweeper.abort();
         self.beater.abort();
+        self.ticker.abort();
         let store = self.store;
         let _ = tokio::task::spawn_blocking(move || store.close()).await;
     }
@@ -186,6 +203,8 @@ async fn sweep(state: AppState) {
                 tracing::info!(removed, "idle identities removed");
             }
         }
+        // The read marks of identities removed (expired or signed out).
+        state.hub.forget(|id| state.identities.get(id).is_some());
         if let Some(messages_before) = days(state.settings.history_days) {
             state
                 .store

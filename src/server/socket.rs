@@ -13,13 +13,15 @@
 //! third of the idle timeout and closes it once it has heard nothing for
 //! the whole timeout, which frees its place in its address's count.
 
-use super::hub::{Catchup, Frame, Pending};
+use super::hub::{Catchup, Draft, Frame, Notice, Pending};
 use super::identity::Token;
 use super::limits::{Admission, SendBudget};
 use super::store::TokenHash;
 use super::AppState;
-use crate::model::{ChannelName, ErrorCode, Identity, MessageText, Refusal, Seq, MAX_FRAME_BYTES};
-use crate::protocol::{ClientFrame, Cursor, ServerEvent};
+use crate::model::{
+    ChannelName, Emoji, ErrorCode, Identity, MessageText, Refusal, Seq, MAX_FRAME_BYTES,
+};
+use crate::protocol::{ClientFrame, Cursor, ServerEvent, TYPING_EVERY_MS};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::header::COOKIE;
@@ -108,7 +110,9 @@ pub async fn upgrade(
                 joined: None,
                 pending: VecDeque::new(),
                 heard: Instant::now(),
+                typed: None,
                 _admission: admission,
+                _online: None,
             };
             // Boxed, and so are the larger steps inside it (a message's
             // handling, a batch of events, a resync): an idle connection
@@ -129,8 +133,25 @@ struct Connection {
     pending: VecDeque<Reply>,
     /// When the client was last heard from.
     heard: Instant,
+    /// When a `typing` frame of this connection's was last passed on.
+    typed: Option<Instant>,
     /// Holds this connection's place in its address's count.
     _admission: Option<Admission>,
+    /// Counts this connection's person as online while it lives.
+    _online: Option<Online>,
+}
+
+/// A person's connection, counted online until dropped (however the
+/// connection ends).
+struct Online {
+    hub: std::sync::Arc<super::hub::Hub>,
+    id: crate::model::IdentityId,
+}
+
+impl Drop for Online {
+    fn drop(&mut self) {
+        self.hub.disconnected(self.id);
+    }
 }
 
 /// A write of this connection's, and how to answer it once stored.
@@ -140,7 +161,8 @@ enum Reply {
         client_id: Option<String>,
         pending: Pending<Seq>,
     },
-    Delete(Pending<()>),
+    /// A delete, edit or reaction: answered only if refused.
+    Change(Pending<()>),
 }
 
 impl Reply {
@@ -160,7 +182,7 @@ impl Reply {
                 (Ok(_), None) => None,
                 (Err(refusal), client_id) => Some(ServerEvent::refusal(refusal, client_id)),
             },
-            Reply::Delete(pending) => pending
+            Reply::Change(pending) => pending
                 .await
                 .err()
                 .map(|refusal| ServerEvent::refusal(refusal, None)),
@@ -182,7 +204,7 @@ enum Wake {
     Shutdown,
     Incoming(Option<Result<WsMessage, axum::Error>>),
     Channel(Result<Frame, RecvError>),
-    Directory(Result<Frame, RecvError>),
+    Directory(Result<Notice, RecvError>),
     Reply(Option<Frame>),
 }
 
@@ -206,6 +228,21 @@ impl Connection {
         if self.send(self.hello()).await.is_err() {
             return;
         }
+        if let Some(me) = self.me() {
+            self.state.hub.connected(&me);
+            self._online = Some(Online {
+                hub: self.state.hub.clone(),
+                id: me.id,
+            });
+            let counts = self.state.hub.unread_all(me.id);
+            if self
+                .send(ServerEvent::Unread { counts }.to_json().into())
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
         let stopping = super::stopping(self.state.shutdown.clone());
         tokio::pin!(stopping);
         loop {
@@ -228,11 +265,16 @@ impl Connection {
                 }
                 Wake::Incoming(_) => return,
                 Wake::Reply(answer) => Box::pin(self.send_replies(answer)).await,
-                Wake::Directory(Ok(beat)) if super::hub::is_heartbeat(&beat) => {
-                    self.keep_alive().await
+                Wake::Directory(Ok(Notice::Beat)) => self.keep_alive().await,
+                Wake::Directory(Ok(Notice::All(frame))) => self.send(frame).await,
+                Wake::Directory(Ok(Notice::To(ids, frame))) => match self.me() {
+                    Some(me) if ids.contains(&me.id) => self.send(frame).await,
+                    _ => Ok(()),
+                },
+                Wake::Directory(Ok(Notice::Activity(channels))) => {
+                    self.unread_changed(&channels).await
                 }
                 Wake::Channel(Ok(frame)) => Box::pin(self.send_queued(frame)).await,
-                Wake::Directory(Ok(frame)) => self.send(frame).await,
                 Wake::Channel(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "connection fell behind its channel; resyncing");
                     match self.joined.take() {
@@ -258,13 +300,38 @@ impl Connection {
 
     /// The hello: the store's epoch, who the connection is, every channel.
     fn hello(&self) -> Frame {
+        let me = self.me();
         let hello = ServerEvent::Hello {
             epoch: self.state.hub.epoch().to_owned(),
-            me: self.me(),
+            directs: me
+                .as_ref()
+                .map(|me| self.state.hub.directs(me.id))
+                .unwrap_or_default(),
+            me,
             channels: self.state.hub.channels(),
             idle_timeout_ms: self.idle_timeout().as_millis() as u64,
         };
         hello.to_json().into()
+    }
+
+    /// Sends my unread counts in the active `channels`, but the one this
+    /// connection follows (it is being read).
+    async fn unread_changed(&mut self, channels: &[ChannelName]) -> Result<(), Gone> {
+        let Some(me) = self.me() else {
+            return Ok(());
+        };
+        let followed = self.joined.as_ref().map(|(name, _)| name);
+        let others: Vec<ChannelName> = channels
+            .iter()
+            .filter(|name| Some(*name) != followed)
+            .cloned()
+            .collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        let counts = self.state.hub.unread(me.id, &others);
+        self.send(ServerEvent::Unread { counts }.to_json().into())
+            .await
     }
 
     /// Who the connection writes as, now (a sign-out ends it at once).
@@ -420,7 +487,8 @@ impl Connection {
                 channel,
                 text,
                 client_id,
-            } => match self.post(&channel, &text, client_id.as_deref()) {
+                thread,
+            } => match self.post(&channel, &text, client_id.as_deref(), thread) {
                 Ok((channel, pending)) => {
                     self.pending.push_back(Reply::Send {
                         channel,
@@ -436,15 +504,82 @@ impl Connection {
                     let channel = ChannelName::parse(&channel)?;
                     Ok(self.state.hub.delete(&channel, seq, me.id))
                 });
-                match deleting {
-                    Ok(pending) => {
-                        self.pending.push_back(Reply::Delete(pending));
-                        Ok(())
-                    }
+                self.change(deleting).await
+            }
+            ClientFrame::Edit { channel, seq, text } => {
+                let editing = self.writer().and_then(|me| {
+                    let channel = ChannelName::parse(&channel)?;
+                    let text = MessageText::parse(&text)?;
+                    let mentions = self.state.identities.mentioned(&text);
+                    self.budget.take()?;
+                    Ok(self.state.hub.edit(&channel, seq, me.id, text, mentions))
+                });
+                self.change(editing).await
+            }
+            ClientFrame::React {
+                channel,
+                seq,
+                emoji,
+                on,
+            } => {
+                let reacting = self.writer().and_then(|me| {
+                    let channel = ChannelName::parse(&channel)?;
+                    let emoji = Emoji::parse(&emoji)?;
+                    self.budget.take()?;
+                    Ok(self.state.hub.react(&channel, seq, &me, emoji, on))
+                });
+                self.change(reacting).await
+            }
+            ClientFrame::Read { channel, seq } => {
+                let read = self.writer().and_then(|me| {
+                    let channel = ChannelName::parse(&channel)?;
+                    self.state.hub.mark_read(&me, &channel, seq)
+                });
+                match read {
+                    Ok(()) => Ok(()),
                     Err(refusal) => self.refuse(refusal, None).await,
                 }
             }
+            ClientFrame::Typing {
+                channel,
+                thread,
+                on,
+            } => match self.typing(&channel, thread, on) {
+                Ok(()) => Ok(()),
+                Err(refusal) => self.refuse(refusal, None).await,
+            },
             ClientFrame::Ping => self.send(ServerEvent::Pong.to_json().into()).await,
+        }
+    }
+
+    /// Passes on a `typing` frame, at most one `on` per
+    /// [`TYPING_EVERY_MS`] (the rest are dropped: a client that types on
+    /// is still typing), and an `off` only after an `on`.
+    fn typing(&mut self, channel: &str, thread: Option<Seq>, on: bool) -> Result<(), Refusal> {
+        let me = self.writer()?;
+        let channel = ChannelName::parse(channel)?;
+        let every = Duration::from_millis(TYPING_EVERY_MS);
+        let pass = match (on, self.typed) {
+            (true, Some(at)) => at.elapsed() >= every,
+            (true, None) => true,
+            (false, typed) => typed.is_some(),
+        };
+        if !pass {
+            return Ok(());
+        }
+        self.state.hub.typing(&channel, &me, thread, on)?;
+        self.typed = on.then(Instant::now);
+        Ok(())
+    }
+
+    /// Waits for a change's commit in turn, or says why it was refused.
+    async fn change(&mut self, started: Result<Pending<()>, Refusal>) -> Result<(), Gone> {
+        match started {
+            Ok(pending) => {
+                self.pending.push_back(Reply::Change(pending));
+                Ok(())
+            }
+            Err(refusal) => self.refuse(refusal, None).await,
         }
     }
 
@@ -462,7 +597,8 @@ impl Connection {
     /// events after `since` if the hub can replay them exactly, else a
     /// snapshot (also how a connection that fell behind catches up).
     async fn follow(&mut self, channel: ChannelName, since: Option<&Cursor>) -> Result<(), Gone> {
-        let subscription = match self.state.hub.join(&channel, since) {
+        let viewer = self.me().map(|me| me.id);
+        let subscription = match self.state.hub.join(&channel, viewer, since) {
             Ok(subscription) => subscription,
             Err(refusal) => {
                 self.joined = None;
@@ -495,6 +631,7 @@ impl Connection {
         channel: &str,
         text: &str,
         client_id: Option<&str>,
+        thread: Option<Seq>,
     ) -> Result<(ChannelName, Pending<Seq>), Refusal> {
         if client_id.is_some_and(|id| id.len() > MAX_CLIENT_ID_BYTES) {
             return Err(Refusal::new(
@@ -506,13 +643,21 @@ impl Connection {
         let channel = ChannelName::parse(channel)?;
         let text = MessageText::parse(text)?;
         self.budget.take()?;
-        let pending = self
-            .state
-            .hub
-            .post(&channel, &me, text, client_id.map(str::to_owned));
+        let draft = Draft {
+            mentions: self.state.identities.mentioned(&text),
+            text,
+            client_id: client_id.map(str::to_owned),
+            thread,
+        };
+        let pending = self.state.hub.post(&channel, &me, draft);
         Ok((channel, pending))
     }
 }
+
+/// The `type`s of [`ClientFrame`].
+const KNOWN_FRAMES: [&str; 9] = [
+    "join", "leave", "send", "edit", "react", "delete", "read", "typing", "ping",
+];
 
 /// Reads a client frame, telling malformed JSON from an unknown frame.
 fn parse_frame(text: &str) -> Result<ClientFrame, Refusal> {
@@ -525,8 +670,11 @@ fn parse_frame(text: &str) -> Result<ClientFrame, Refusal> {
             Ok(value) => {
                 let kind = value.get("type").and_then(|t| t.as_str());
                 let message = match kind {
-                    Some(kind) if !["join", "leave", "send", "delete", "ping"].contains(&kind) => {
-                        format!("Unknown frame type \u{201c}{kind}\u{201d}; expected join, leave, send, delete or ping.")
+                    Some(kind) if !KNOWN_FRAMES.contains(&kind) => {
+                        format!(
+                            "Unknown frame type \u{201c}{kind}\u{201d}; expected one of {}.",
+                            KNOWN_FRAMES.join(", ")
+                        )
                     }
                     _ => format!("That frame is not a valid client frame: {err}."),
                 };

@@ -21,16 +21,17 @@
 //! an older file is upgraded step by step, a newer one is refused.
 
 use crate::model::{
-    ChannelName, ChannelSummary, DisplayName, IdentityId, Message, MessageText, Seq,
+    ChannelName, ChannelSummary, DisplayName, Identity, IdentityId, Message, MessageText, Reaction,
+    Seq, HISTORY_LIMIT,
 };
-use crate::protocol::ServerEvent;
+#[cfg(test)]
+use chrono::SubsecRound;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A channel's number in the store.
 pub type ChannelId = u64;
@@ -59,18 +60,15 @@ pub enum Write {
         id: ChannelId,
         name: ChannelName,
         created_at: DateTime<Utc>,
+        /// A direct conversation's two people (empty for a channel).
+        people: Vec<Identity>,
     },
-    Message {
+    /// A channel's event: the changes to its messages, and the event as
+    /// sent, kept for replay (the channel's last [`HISTORY_LIMIT`]).
+    Channel {
         channel: ChannelId,
-        message: Message,
-        client_id: Option<String>,
-    },
-    /// Message `seq` was deleted by the event numbered `event_seq`: its
-    /// text is erased, the tombstone stays for the replay log.
-    Delete {
-        channel: ChannelId,
-        seq: Seq,
-        event_seq: Seq,
+        event: StoredEvent,
+        changes: Vec<Change>,
     },
     /// A new identity, or one that took a new name.
     PutIdentity(StoredIdentity),
@@ -81,8 +79,40 @@ pub enum Write {
     /// Removes messages sent before `messages_before` that are not among
     /// their channel's most recent [`crate::model::HISTORY_LIMIT`].
     Sweep { messages_before: DateTime<Utc> },
+    /// `identity` has read `channel` up to event `seq` (a mark only moves
+    /// forward).
+    Read {
+        identity: IdentityId,
+        channel: ChannelId,
+        seq: Seq,
+    },
     /// Changes nothing; completes once everything queued before it has.
     Barrier,
+}
+
+/// A channel event as sent, for the replay log.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub seq: Seq,
+    /// The message whose text (or reactions) the event carries: erased
+    /// with it when it is deleted.
+    pub message_seq: Option<Seq>,
+    pub json: String,
+}
+
+/// One change to a channel's messages.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A new message (or reply).
+    Insert {
+        message: Message,
+        client_id: Option<String>,
+    },
+    /// A message's new text, mentions, reactions or reply count.
+    Update(Message),
+    /// Message `seq` was deleted by the event: its text, mentions and
+    /// reactions are erased, and so are the stored events carrying them.
+    Delete { seq: Seq },
 }
 
 /// An identity as stored.
@@ -104,9 +134,9 @@ pub struct LoadedChannel {
     pub last_seq: Seq,
     /// Its most recent messages that are not deleted, oldest first.
     pub recent: Vec<Message>,
-    /// Its last events that can be replayed exactly, oldest first and
-    /// numbered without a gap up to `last_seq`.
-    pub log: Vec<(Seq, ServerEvent)>,
+    /// Its last events that can be replayed exactly, as sent (JSON),
+    /// oldest first and numbered without a gap up to `last_seq`.
+    pub log: Vec<(Seq, String)>,
     /// `(author, client_id)` of the recent messages sent with one, and
     /// the number they were stored as.
     pub client_ids: Vec<(IdentityId, String, Seq)>,
@@ -122,13 +152,15 @@ pub struct Loaded {
     pub identities: Vec<StoredIdentity>,
     /// The number the next identity gets (never one used before).
     pub next_identity_id: IdentityId,
+    /// Who has read which channel up to which event.
+    pub reads: Vec<(IdentityId, ChannelId, Seq)>,
 }
 
-/// Who wrote a stored message, and whether it is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoredAuthor {
-    pub author_id: IdentityId,
-    pub deleted: bool,
+/// A message found by a search, and where it is.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub channel: ChannelId,
+    pub message: Message,
 }
 
 /// The durable state behind the hub.
@@ -140,16 +172,43 @@ pub trait Store: Send + Sync + 'static {
     /// Queues a write; `done` runs once it is committed (or failed), after
     /// the completions of every write queued before it.
     fn write(&self, write: Write, done: Done);
-    /// Up to `limit` messages of a channel numbered below `before` that are
-    /// not deleted, oldest first, and whether there are older ones.
+    /// Up to `limit` messages of a channel (not replies) numbered below
+    /// `before` that are not deleted, oldest first, and whether there are
+    /// older ones.
     fn older(
         &self,
         channel: ChannelId,
         before: Seq,
         limit: usize,
     ) -> Result<(Vec<Message>, bool), StoreError>;
-    /// The author of a stored message, if it exists.
-    fn author(&self, channel: ChannelId, seq: Seq) -> Result<Option<StoredAuthor>, StoreError>;
+    /// A stored message (or reply), unless it is deleted or never was.
+    fn message(&self, channel: ChannelId, seq: Seq) -> Result<Option<Message>, StoreError>;
+    /// The newest `limit` replies in the thread of message `parent`,
+    /// oldest first.
+    fn replies(
+        &self,
+        channel: ChannelId,
+        parent: Seq,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError>;
+    /// Up to `limit` messages of a channel (not replies) numbered above
+    /// `after` that are not deleted, oldest first, and whether there are
+    /// newer ones.
+    fn newer(
+        &self,
+        channel: ChannelId,
+        after: Seq,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool), StoreError>;
+    /// The newest `limit` messages (and replies) that are not deleted
+    /// whose text has every word of `words` (as word prefixes), in the
+    /// channels `visible` allows, newest first.
+    fn search(
+        &self,
+        words: &[String],
+        visible: &(dyn Fn(ChannelId) -> bool + Send + Sync),
+        limit: usize,
+    ) -> Result<Vec<Found>, StoreError>;
 }
 
 /// The schema, one step per version: step `n` takes a file from version
@@ -187,6 +246,59 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX messages_deleted ON messages (channel_id, deleted_seq)
          WHERE deleted_seq IS NOT NULL;
      CREATE INDEX identities_last_seen ON identities (last_seen);",
+    // 3: threads, edits, mentions and reactions; the replay log holds
+    // every kind of event as sent.
+    "ALTER TABLE messages ADD COLUMN thread INTEGER;
+     ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+     ALTER TABLE messages ADD COLUMN mentions TEXT;
+     ALTER TABLE messages ADD COLUMN reactions TEXT;
+     ALTER TABLE messages ADD COLUMN replies INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE messages ADD COLUMN last_reply_at INTEGER;
+     CREATE INDEX messages_thread ON messages (channel_id, thread, seq)
+         WHERE thread IS NOT NULL;
+     CREATE TABLE events (
+         channel_id INTEGER NOT NULL,
+         seq INTEGER NOT NULL,
+         message_seq INTEGER,
+         json TEXT NOT NULL,
+         PRIMARY KEY (channel_id, seq)
+     ) WITHOUT ROWID;",
+    // 4: direct conversations (a channel with two people); what each
+    // identity has read; full-text search over the messages that are not
+    // deleted. New rows are indexed in batches by the writer (see
+    // `index_pending`), up to the row `search_indexed`; triggers keep the
+    // rows already indexed in step when they are edited, deleted or
+    // removed.
+    "ALTER TABLE channels ADD COLUMN people TEXT;
+     CREATE TABLE reads (
+         identity_id INTEGER NOT NULL,
+         channel_id INTEGER NOT NULL,
+         seq INTEGER NOT NULL,
+         PRIMARY KEY (identity_id, channel_id)
+     ) WITHOUT ROWID;
+     CREATE VIRTUAL TABLE message_search USING fts5(
+         text, content = 'messages', content_rowid = 'rowid',
+         tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3'
+     );
+     INSERT INTO message_search (rowid, text)
+         SELECT rowid, text FROM messages WHERE deleted_seq IS NULL;
+     INSERT INTO meta (key, value)
+         SELECT 'search_indexed', coalesce(max(rowid), 0) FROM messages;
+     CREATE TRIGGER message_search_delete AFTER DELETE ON messages
+         WHEN old.deleted_seq IS NULL AND old.rowid <=
+             (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_indexed') BEGIN
+         INSERT INTO message_search (message_search, rowid, text)
+             VALUES ('delete', old.rowid, old.text);
+     END;
+     CREATE TRIGGER message_search_update AFTER UPDATE OF text, deleted_seq ON messages
+         WHEN (old.text IS NOT new.text OR old.deleted_seq IS NOT new.deleted_seq)
+             AND old.rowid <=
+             (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_indexed') BEGIN
+         INSERT INTO message_search (message_search, rowid, text)
+             SELECT 'delete', old.rowid, old.text WHERE old.deleted_seq IS NULL;
+         INSERT INTO message_search (rowid, text)
+             SELECT new.rowid, new.text WHERE new.deleted_seq IS NULL;
+     END;",
 ];
 
 /// The schema version this build writes.
@@ -194,6 +306,12 @@ pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
 /// Most writes committed in one transaction.
 const MAX_GROUP: usize = 1024;
+/// How often the checkpointer copies committed pages from the WAL into
+/// the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// The WAL size (in pages) at which the writer checkpoints by itself, a
+/// backstop should the checkpointer fall behind.
+const BACKSTOP_CHECKPOINT_PAGES: u32 = 16_384;
 
 /// The embedded store: one SQLite file in WAL mode.
 pub struct SqliteStore {
@@ -204,6 +322,8 @@ pub struct SqliteStore {
     queue: Mutex<Option<mpsc::Sender<(Write, Done)>>>,
     reader: Mutex<Connection>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Stops the checkpointer (by being dropped), and its thread.
+    checkpointer: Mutex<Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
     /// A file made for `:memory:`, removed on drop.
     scratch: bool,
 }
@@ -282,6 +402,9 @@ impl SqliteStore {
         // Every commit reaches the disk before it is acknowledged.
         writer.pragma_update(None, "synchronous", "FULL")?;
         migrate(&mut writer)?;
+        // Checkpoints run on a thread of their own (see `checkpoint_loop`),
+        // not in the commit that happens to fill the WAL.
+        writer.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
         writer.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?1)",
             [random_hex(8)],
@@ -309,9 +432,19 @@ impl SqliteStore {
             .name("flack-store".into())
             .spawn(move || write_loop(writer, ops, completer, &counted))
             .map_err(|e| StoreError(format!("cannot start the writer: {e}")))?;
+        let checkpoints = connect(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        let (stop, stopped) = mpsc::channel();
+        let checkpointer = std::thread::Builder::new()
+            .name("flack-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoints, stopped))
+            .map_err(|e| StoreError(format!("cannot start the checkpointer: {e}")))?;
         Ok(Arc::new(SqliteStore {
             path,
             in_flight,
+            checkpointer: Mutex::new(Some((stop, checkpointer))),
             queue: Mutex::new(Some(queue)),
             reader: Mutex::new(reader),
             writer: Mutex::new(Some(thread)),
@@ -322,6 +455,15 @@ impl SqliteStore {
     /// Completes every queued write, then stops the writer; later writes
     /// fail. For a graceful stop.
     pub fn close(&self) {
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((stop, thread)) = checkpointer {
+            drop(stop);
+            let _ = thread.join();
+        }
         let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
         drop(queue);
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
@@ -395,6 +537,18 @@ pub fn backup(from: &Path, to: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Copies committed pages from the WAL into the database file every
+/// [`CHECKPOINT_EVERY`], without waiting for or blocking the writer or
+/// readers (a passive checkpoint), so that no commit waits for a
+/// checkpoint; until `stop` is dropped.
+fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(cause = %err, "a checkpoint failed");
+        }
+    }
+}
+
 /// Where completions go to run: a task of the runtime.
 type Completer = tokio::sync::mpsc::UnboundedSender<(Vec<Done>, Result<(), StoreError>)>;
 
@@ -405,7 +559,17 @@ fn write_loop(
     in_flight: &std::sync::atomic::AtomicUsize,
 ) {
     let mut group: Vec<(Write, Done)> = Vec::with_capacity(64);
-    while let Ok(first) = ops.recv() {
+    let mut indexed_at = Instant::now();
+    loop {
+        if indexed_at.elapsed() >= INDEX_EVERY {
+            index_pending(&mut conn);
+            indexed_at = Instant::now();
+        }
+        let first = match ops.recv_timeout(INDEX_EVERY) {
+            Ok(first) => first,
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         group.push(first);
         while group.len() < MAX_GROUP {
             match ops.try_recv() {
@@ -430,8 +594,50 @@ fn write_loop(
             }
         }
     }
-    // Leave a tidy file: fold the WAL back in.
+    // Leave a tidy file: everything indexed, the WAL folded back in.
+    index_pending(&mut conn);
     let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+}
+
+/// Adds the messages stored since the last time to the search index, in
+/// one transaction: indexing in batches costs a fraction of indexing in
+/// every commit (FTS5 writes and merges far fewer segments), which kept
+/// posting at its old pace. A search looks through the few rows not yet
+/// indexed itself (see `Store::search`). A failure is retried next time.
+fn index_pending(conn: &mut Connection) {
+    let run = |conn: &mut Connection| -> rusqlite::Result<()> {
+        let tx = conn.transaction()?;
+        let indexed = indexed_up_to(&tx)?;
+        let newest: i64 = tx.query_row(
+            "SELECT coalesce(max(rowid), 0) FROM messages WHERE rowid <= ?1",
+            [indexed + INDEX_BATCH],
+            |r| r.get(0),
+        )?;
+        if newest > indexed {
+            tx.execute(
+                "INSERT INTO message_search (rowid, text) SELECT rowid, text FROM messages
+                 WHERE rowid > ?1 AND rowid <= ?2 AND deleted_seq IS NULL",
+                [indexed, newest],
+            )?;
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'search_indexed'",
+                [newest.to_string()],
+            )?;
+        }
+        tx.commit()
+    };
+    if let Err(err) = run(conn) {
+        tracing::error!(cause = %err, "indexing new messages for search failed; will retry");
+    }
+}
+
+/// The last row the search index holds.
+fn indexed_up_to(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_indexed'",
+        [],
+        |r| r.get(0),
+    )
 }
 
 fn commit<'a>(
@@ -452,41 +658,41 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<(), StoreError
             id,
             name,
             created_at,
-        } => {
-            tx.prepare_cached("INSERT INTO channels (id, name, created_at) VALUES (?1, ?2, ?3)")?
-                .execute(params![*id as i64, name.as_str(), millis(*created_at)])?;
-        }
-        Write::Message {
-            channel,
-            message,
-            client_id,
+            people,
         } => {
             tx.prepare_cached(
-                "INSERT INTO messages (channel_id, seq, author_id, author_name, text, sent_at, client_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO channels (id, name, created_at, people) VALUES (?1, ?2, ?3, ?4)",
             )?
             .execute(params![
-                *channel as i64,
-                message.seq as i64,
-                message.author_id as i64,
-                message.author.as_str(),
-                message.text.as_str(),
-                millis(message.sent_at),
-                client_id.as_deref(),
+                *id as i64,
+                name.as_str(),
+                millis(*created_at),
+                json_column(people)
             ])?;
-            set_last_seq(tx, *channel, message.seq)?;
         }
-        Write::Delete {
+        Write::Channel {
             channel,
-            seq,
-            event_seq,
+            event,
+            changes,
         } => {
+            let channel = *channel as i64;
+            for change in changes {
+                apply_change(tx, channel, event.seq, change)?;
+            }
             tx.prepare_cached(
-                "UPDATE messages SET text = '', client_id = NULL, deleted_seq = ?3
-                 WHERE channel_id = ?1 AND seq = ?2",
+                "INSERT INTO events (channel_id, seq, message_seq, json) VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![*channel as i64, *seq as i64, *event_seq as i64])?;
-            set_last_seq(tx, *channel, *event_seq)?;
+            .execute(params![
+                channel,
+                event.seq as i64,
+                event.message_seq.map(|s| s as i64),
+                event.json,
+            ])?;
+            // Only the last HISTORY_LIMIT events are replayed.
+            tx.prepare_cached("DELETE FROM events WHERE channel_id = ?1 AND seq <= ?2")?
+                .execute(params![channel, event.seq as i64 - HISTORY_LIMIT as i64])?;
+            tx.prepare_cached("UPDATE channels SET last_seq = ?2 WHERE id = ?1")?
+                .execute(params![channel, event.seq as i64])?;
         }
         Write::PutIdentity(identity) => {
             tx.prepare_cached(
@@ -510,12 +716,26 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<(), StoreError
         Write::RemoveIdentity { id } => {
             tx.prepare_cached("DELETE FROM identities WHERE id = ?1")?
                 .execute([*id as i64])?;
+            tx.prepare_cached("DELETE FROM reads WHERE identity_id = ?1")?
+                .execute([*id as i64])?;
+        }
+        Write::Read {
+            identity,
+            channel,
+            seq,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO reads (identity_id, channel_id, seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (identity_id, channel_id) DO UPDATE SET seq = max(seq, ?3)",
+            )?
+            .execute(params![*identity as i64, *channel as i64, *seq as i64])?;
         }
         Write::Sweep { messages_before } => {
             {
                 let before = messages_before;
                 // Keep each channel's last HISTORY_LIMIT messages (the live
                 // window and its replay log) whatever their age.
+                // A thread stays as long as its parent does.
                 let channels = tx
                     .prepare_cached("SELECT id FROM channels")?
                     .query_map([], |r| r.get::<_, i64>(0))?
@@ -523,7 +743,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<(), StoreError
                 for channel in channels {
                     let floor: Option<i64> = tx
                         .prepare_cached(
-                            "SELECT seq FROM messages WHERE channel_id = ?1
+                            "SELECT seq FROM messages WHERE channel_id = ?1 AND thread IS NULL
                              ORDER BY seq DESC LIMIT 1 OFFSET ?2",
                         )?
                         .query_row(
@@ -533,9 +753,14 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<(), StoreError
                         .optional()?;
                     if let Some(floor) = floor {
                         tx.prepare_cached(
-                            "DELETE FROM messages WHERE channel_id = ?1 AND seq < ?2 AND sent_at < ?3",
+                            "DELETE FROM messages WHERE channel_id = ?1 AND sent_at < ?3
+                             AND coalesce(thread, seq) < ?2",
                         )?
-                        .execute(params![channel, floor, millis(*before)])?;
+                        .execute(params![
+                            channel,
+                            floor,
+                            millis(*before)
+                        ])?;
                     }
                 }
             }
@@ -545,13 +770,64 @@ fn apply(tx: &rusqlite::Transaction<'_>, write: &Write) -> Result<(), StoreError
     Ok(())
 }
 
-fn set_last_seq(
+/// A list as a JSON column: NULL when empty.
+fn json_column<T: serde::Serialize>(items: &[T]) -> Option<String> {
+    (!items.is_empty()).then(|| serde_json::to_string(items).unwrap_or_default())
+}
+
+fn apply_change(
     tx: &rusqlite::Transaction<'_>,
-    channel: ChannelId,
-    seq: Seq,
+    channel: i64,
+    event_seq: Seq,
+    change: &Change,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("UPDATE channels SET last_seq = ?2 WHERE id = ?1")?
-        .execute(params![channel as i64, seq as i64])?;
+    match change {
+        Change::Insert { message, client_id } => {
+            tx.prepare_cached(
+                "INSERT INTO messages (channel_id, seq, author_id, author_name, text, sent_at,
+                     client_id, thread, mentions)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                channel,
+                message.seq as i64,
+                message.author_id as i64,
+                message.author.as_str(),
+                message.text.as_str(),
+                millis(message.sent_at),
+                client_id.as_deref(),
+                message.thread.map(|s| s as i64),
+                json_column(&message.mentions),
+            ])?;
+        }
+        Change::Update(message) => {
+            tx.prepare_cached(
+                "UPDATE messages SET text = ?3, edited_at = ?4, mentions = ?5, reactions = ?6,
+                     replies = ?7, last_reply_at = ?8
+                 WHERE channel_id = ?1 AND seq = ?2",
+            )?
+            .execute(params![
+                channel,
+                message.seq as i64,
+                message.text.as_str(),
+                message.edited_at.map(millis),
+                json_column(&message.mentions),
+                json_column(&message.reactions),
+                message.replies as i64,
+                message.last_reply_at.map(millis),
+            ])?;
+        }
+        Change::Delete { seq } => {
+            tx.prepare_cached(
+                "UPDATE messages SET text = '', client_id = NULL, mentions = NULL,
+                     reactions = NULL, deleted_seq = ?3
+                 WHERE channel_id = ?1 AND seq = ?2",
+            )?
+            .execute(params![channel, *seq as i64, event_seq as i64])?;
+            tx.prepare_cached("DELETE FROM events WHERE channel_id = ?1 AND message_seq = ?2")?
+                .execute(params![channel, *seq as i64])?;
+        }
+    }
     Ok(())
 }
 
@@ -559,8 +835,15 @@ fn set_last_seq(
 struct Row {
     message: Option<Message>,
     seq: Seq,
-    deleted_seq: Option<Seq>,
     client_id: Option<String>,
+}
+
+/// A JSON list column; one that does not parse (it never should) reads
+/// as empty rather than failing the whole read.
+fn json_list<T: serde::de::DeserializeOwned>(column: Option<String>) -> Vec<T> {
+    column
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default()
 }
 
 fn message_rows(
@@ -570,38 +853,46 @@ fn message_rows(
 ) -> rusqlite::Result<Vec<Row>> {
     let mut statement = conn.prepare_cached(sql)?;
     let rows = statement.query_map(params, |row| {
-        let seq = row.get::<_, i64>(0)? as Seq;
-        let deleted_seq = row.get::<_, Option<i64>>(5)?.map(|s| s as Seq);
-        let author: String = row.get(2)?;
-        let text: String = row.get(3)?;
-        // A row that no longer parses (it never should) is kept out of
-        // view rather than failing the whole load.
-        let message = match (
-            deleted_seq,
-            DisplayName::parse(&author),
-            MessageText::parse(&text),
-        ) {
-            (None, Ok(author), Ok(text)) => Some(Message {
-                seq,
-                author_id: row.get::<_, i64>(1)? as IdentityId,
-                author,
-                text,
-                sent_at: from_millis(row.get(4)?),
-            }),
-            _ => None,
-        };
         Ok(Row {
-            message,
-            seq,
-            deleted_seq,
+            message: message_from(row, 0)?,
+            seq: row.get::<_, i64>(0)? as Seq,
             client_id: row.get(6)?,
         })
     })?;
     rows.collect()
 }
 
-const MESSAGE_COLUMNS: &str =
-    "seq, author_id, author_name, text, sent_at, deleted_seq, client_id FROM messages";
+/// The message in the [`MESSAGE_COLUMNS`] of `row` from column `at` on;
+/// `None` for a tombstone, or a row that no longer parses (it never
+/// should: it is kept out of view rather than failing the whole read).
+fn message_from(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<Message>> {
+    let deleted_seq = row.get::<_, Option<i64>>(at + 5)?;
+    let author: String = row.get(at + 2)?;
+    let text: String = row.get(at + 3)?;
+    let (None, Ok(author), Ok(text)) = (
+        deleted_seq,
+        DisplayName::parse(&author),
+        MessageText::parse(&text),
+    ) else {
+        return Ok(None);
+    };
+    Ok(Some(Message {
+        seq: row.get::<_, i64>(at)? as Seq,
+        author_id: row.get::<_, i64>(at + 1)? as IdentityId,
+        author,
+        text,
+        sent_at: from_millis(row.get(at + 4)?),
+        thread: row.get::<_, Option<i64>>(at + 7)?.map(|s| s as Seq),
+        edited_at: row.get::<_, Option<i64>>(at + 8)?.map(from_millis),
+        mentions: json_list::<Identity>(row.get(at + 9)?),
+        reactions: json_list::<Reaction>(row.get(at + 10)?),
+        replies: row.get::<_, i64>(at + 11)?.try_into().unwrap_or(0),
+        last_reply_at: row.get::<_, Option<i64>>(at + 12)?.map(from_millis),
+    }))
+}
+
+const MESSAGE_COLUMNS: &str = "seq, author_id, author_name, text, sent_at, deleted_seq,
+     client_id, thread, edited_at, mentions, reactions, replies, last_reply_at FROM messages";
 
 fn load_channel(
     conn: &Connection,
@@ -610,71 +901,55 @@ fn load_channel(
     last_seq: Seq,
     recent: usize,
 ) -> rusqlite::Result<LoadedChannel> {
-    let window_start = last_seq.saturating_sub(recent as Seq) + 1;
-    // The live window: the most recent messages that are not deleted.
-    let mut window: Vec<Message> = message_rows(
+    // The live window: the most recent messages that are not deleted
+    // (replies are in their threads, not in it).
+    let rows = message_rows(
         conn,
         &format!(
             "SELECT {MESSAGE_COLUMNS} WHERE channel_id = ?1 AND deleted_seq IS NULL
-             ORDER BY seq DESC LIMIT ?2"
+             AND thread IS NULL ORDER BY seq DESC LIMIT ?2"
         ),
         params![id as i64, recent as i64],
-    )?
-    .into_iter()
-    .filter_map(|row| row.message)
-    .collect();
-    window.reverse();
-    // The replay log: every event numbered in the last `recent`.
-    let mut events: BTreeMap<Seq, Option<ServerEvent>> = BTreeMap::new();
-    let mut client_ids = Vec::new();
-    let rows = message_rows(
-        conn,
-        &format!("SELECT {MESSAGE_COLUMNS} WHERE channel_id = ?1 AND seq >= ?2"),
-        params![id as i64, window_start as i64],
     )?;
-    let deletions = message_rows(
+    let mut client_ids = Vec::new();
+    let mut window = Vec::with_capacity(rows.len());
+    for row in rows.into_iter().rev() {
+        if let (Some(message), Some(client_id)) = (&row.message, row.client_id) {
+            client_ids.push((message.author_id, client_id, row.seq));
+        }
+        window.extend(row.message);
+    }
+    // Replies sent lately, for recognising a retried one.
+    let replies = message_rows(
         conn,
         &format!(
-            "SELECT {MESSAGE_COLUMNS} WHERE channel_id = ?1 AND deleted_seq >= ?2
-             AND deleted_seq IS NOT NULL"
+            "SELECT {MESSAGE_COLUMNS} WHERE channel_id = ?1 AND thread IS NOT NULL
+             AND client_id IS NOT NULL AND seq > ?2"
         ),
-        params![id as i64, window_start as i64],
+        params![id as i64, last_seq.saturating_sub(recent as Seq) as i64],
     )?;
-    for row in rows {
-        if let (Some(message), Some(client_id)) = (&row.message, &row.client_id) {
-            client_ids.push((message.author_id, client_id.clone(), row.seq));
-        }
-        // A deleted message's own event can no longer be replayed as it
-        // was (its text is gone): the log starts after it.
-        let event = row.message.map(|message| ServerEvent::Message {
-            channel: summary.name.clone(),
-            message,
-        });
-        events.insert(row.seq, event);
-    }
-    for row in deletions {
-        if let Some(event_seq) = row.deleted_seq {
-            events.insert(
-                event_seq,
-                Some(ServerEvent::Deleted {
-                    channel: summary.name.clone(),
-                    seq: event_seq,
-                    message_seq: row.seq,
-                }),
-            );
+    for row in replies {
+        if let (Some(message), Some(client_id)) = (&row.message, row.client_id) {
+            client_ids.push((message.author_id, client_id, row.seq));
         }
     }
-    // Keep the unbroken run of replayable events that ends at last_seq.
+    // The replay log: the stored events, as long as they run without a
+    // gap up to last_seq (a deleted message's events are erased with it,
+    // and the log starts after them).
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, json FROM events WHERE channel_id = ?1 ORDER BY seq DESC LIMIT ?2",
+    )?;
     let mut log = Vec::new();
     let mut expected = last_seq;
-    for (seq, event) in events.into_iter().rev() {
-        match event {
-            Some(event) if seq == expected && seq >= window_start => {
-                log.push((seq, event));
-                expected -= 1;
-            }
-            _ => break,
+    for event in statement.query_map(params![id as i64, recent as i64], |row| {
+        Ok((row.get::<_, i64>(0)? as Seq, row.get::<_, String>(1)?))
+    })? {
+        let (seq, json) = event?;
+        if seq != expected {
+            break;
         }
+        log.push((seq, json));
+        expected -= 1;
     }
     log.reverse();
     Ok(LoadedChannel {
@@ -694,8 +969,9 @@ impl Store for SqliteStore {
                 conn.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
                     r.get(0)
                 })?;
-            let mut statement =
-                conn.prepare("SELECT id, name, created_at, last_seq FROM channels ORDER BY name")?;
+            let mut statement = conn.prepare(
+                "SELECT id, name, created_at, last_seq, people FROM channels ORDER BY name",
+            )?;
             let heads = statement
                 .query_map([], |row| {
                     Ok((
@@ -703,16 +979,21 @@ impl Store for SqliteStore {
                         row.get::<_, String>(1)?,
                         from_millis(row.get(2)?),
                         row.get::<_, i64>(3)? as Seq,
+                        json_list::<Identity>(row.get(4)?),
                     ))
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut channels = Vec::with_capacity(heads.len());
-            for (id, name, created_at, last_seq) in heads {
+            for (id, name, created_at, last_seq, people) in heads {
                 let Ok(name) = ChannelName::parse(&name) else {
                     tracing::warn!(%name, "a stored channel name is not valid; skipped");
                     continue;
                 };
-                let summary = ChannelSummary { name, created_at };
+                let summary = ChannelSummary {
+                    name,
+                    created_at,
+                    people,
+                };
                 channels.push(load_channel(conn, id, summary, last_seq, recent)?);
             }
             let mut statement =
@@ -753,11 +1034,22 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )
                 .optional()?;
+            let reads = conn
+                .prepare("SELECT identity_id, channel_id, seq FROM reads")?
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as IdentityId,
+                        r.get::<_, i64>(1)? as ChannelId,
+                        r.get::<_, i64>(2)? as Seq,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(Loaded {
                 epoch,
                 channels,
                 identities,
                 next_identity_id: highest.unwrap_or(0) as IdentityId + 1,
+                reads,
             })
         })
     }
@@ -793,7 +1085,7 @@ impl Store for SqliteStore {
                 conn,
                 &format!(
                     "SELECT {MESSAGE_COLUMNS} WHERE channel_id = ?1 AND seq < ?2
-                     AND deleted_seq IS NULL ORDER BY seq DESC LIMIT ?3"
+                     AND deleted_seq IS NULL AND thread IS NULL ORDER BY seq DESC LIMIT ?3"
                 ),
                 params![channel as i64, before as i64, limit as i64 + 1],
             )?;
@@ -808,27 +1100,165 @@ impl Store for SqliteStore {
         })
     }
 
-    fn author(&self, channel: ChannelId, seq: Seq) -> Result<Option<StoredAuthor>, StoreError> {
+    fn message(&self, channel: ChannelId, seq: Seq) -> Result<Option<Message>, StoreError> {
         self.read(|conn| {
-            conn.prepare_cached(
-                "SELECT author_id, deleted_seq IS NOT NULL FROM messages
-                 WHERE channel_id = ?1 AND seq = ?2",
-            )?
-            .query_row(params![channel as i64, seq as i64], |row| {
-                Ok(StoredAuthor {
-                    author_id: row.get::<_, i64>(0)? as IdentityId,
-                    deleted: row.get(1)?,
-                })
-            })
-            .optional()
+            let rows = message_rows(
+                conn,
+                &format!("SELECT {MESSAGE_COLUMNS} WHERE channel_id = ?1 AND seq = ?2"),
+                params![channel as i64, seq as i64],
+            )?;
+            Ok(rows.into_iter().next().and_then(|row| row.message))
         })
     }
+
+    fn replies(
+        &self,
+        channel: ChannelId,
+        parent: Seq,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        self.read(|conn| {
+            let rows = message_rows(
+                conn,
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} WHERE channel_id = ?1 AND thread = ?2
+                     AND deleted_seq IS NULL ORDER BY seq DESC LIMIT ?3"
+                ),
+                params![channel as i64, parent as i64, limit as i64],
+            )?;
+            let mut replies: Vec<Message> = rows.into_iter().filter_map(|r| r.message).collect();
+            replies.reverse();
+            Ok(replies)
+        })
+    }
+
+    fn newer(
+        &self,
+        channel: ChannelId,
+        after: Seq,
+        limit: usize,
+    ) -> Result<(Vec<Message>, bool), StoreError> {
+        self.read(|conn| {
+            let rows = message_rows(
+                conn,
+                &format!(
+                    "SELECT {MESSAGE_COLUMNS} WHERE channel_id = ?1 AND seq > ?2
+                     AND deleted_seq IS NULL AND thread IS NULL ORDER BY seq LIMIT ?3"
+                ),
+                params![channel as i64, after as i64, limit as i64 + 1],
+            )?;
+            let more = rows.len() > limit;
+            let messages = rows
+                .into_iter()
+                .take(limit)
+                .filter_map(|r| r.message)
+                .collect();
+            Ok((messages, more))
+        })
+    }
+
+    fn search(
+        &self,
+        words: &[String],
+        visible: &(dyn Fn(ChannelId) -> bool + Send + Sync),
+        limit: usize,
+    ) -> Result<Vec<Found>, StoreError> {
+        let Some(query) = match_query(words) else {
+            return Ok(Vec::new());
+        };
+        self.read(|conn| {
+            let mut found = Vec::new();
+            // A row's message, if the searcher may see it (and, for a row
+            // the index does not hold yet, it has the words).
+            let mut take = |row: &rusqlite::Row<'_>, check: bool| -> rusqlite::Result<bool> {
+                let channel = row.get::<_, i64>(0)? as ChannelId;
+                if visible(channel) {
+                    if let Some(message) = message_from(row, 1)? {
+                        if !check || words_match(words, message.text.as_str()) {
+                            found.push(Found { channel, message });
+                        }
+                    }
+                }
+                Ok(found.len() == limit)
+            };
+            // First the newest rows, not indexed yet (at most half a
+            // second's worth), matched here.
+            let indexed = indexed_up_to(conn)?;
+            let mut pending = conn.prepare_cached(&format!(
+                "SELECT channel_id, {MESSAGE_COLUMNS} WHERE rowid > ?1 AND deleted_seq IS NULL
+                 ORDER BY rowid DESC LIMIT ?2"
+            ))?;
+            let mut rows = pending.query(params![indexed, INDEX_BATCH])?;
+            while let Some(row) = rows.next()? {
+                if take(row, true)? {
+                    return Ok(found);
+                }
+            }
+            // Then the index, newest first by rowid (the order rows were
+            // stored in), which FTS5 walks backwards without sorting; rows
+            // in channels the searcher cannot see are skipped as they come.
+            let mut statement = conn.prepare_cached(
+                "SELECT m.channel_id, m.seq, m.author_id, m.author_name, m.text, m.sent_at,
+                     m.deleted_seq, m.client_id, m.thread, m.edited_at, m.mentions, m.reactions,
+                     m.replies, m.last_reply_at
+                 FROM message_search s JOIN messages m ON m.rowid = s.rowid
+                 WHERE message_search MATCH ?1 ORDER BY s.rowid DESC",
+            )?;
+            let mut rows = statement.query([query])?;
+            while let Some(row) = rows.next()? {
+                if take(row, false)? {
+                    break;
+                }
+            }
+            Ok(found)
+        })
+    }
+}
+
+/// How often the writer adds new messages to the search index.
+const INDEX_EVERY: Duration = Duration::from_millis(500);
+/// Most rows indexed in one transaction (more wait for the next round).
+const INDEX_BATCH: i64 = 50_000;
+
+/// Whether `text` has every one of `words` as the start of one of its
+/// words (a single letter: as a whole word), as the index matches them.
+fn words_match(words: &[String], text: &str) -> bool {
+    let have = crate::model::search_words_all(text);
+    words.iter().all(|w| {
+        have.iter().any(|h| {
+            if w.chars().count() < 2 {
+                h == w
+            } else {
+                h.starts_with(w.as_str())
+            }
+        })
+    })
+}
+
+/// The FTS5 query for `words`: each quoted (so no word can be taken for
+/// query syntax) and all required; each the start of a word, but a single
+/// letter, which is a whole word (prefixes of two and three letters have
+/// an index of their own, so a short one is as quick as a word); `None`
+/// without a word.
+fn match_query(words: &[String]) -> Option<String> {
+    let terms: Vec<String> = words
+        .iter()
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let quoted = w.replace('"', "\"\"");
+            if w.chars().count() < 2 {
+                format!("\"{quoted}\"")
+            } else {
+                format!("\"{quoted}\"*")
+            }
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::HISTORY_LIMIT;
 
     fn scratch_path(tag: &str) -> PathBuf {
         std::env::temp_dir().join(format!("flack-test-{tag}-{}.db", random_hex(6)))
@@ -850,12 +1280,28 @@ mod tests {
     }
 
     fn message(seq: Seq, at: DateTime<Utc>) -> Message {
-        Message {
+        let ada = Identity {
+            id: 1,
+            name: DisplayName::parse("ada").unwrap(),
+        };
+        Message::new(
             seq,
-            author_id: 1,
-            author: DisplayName::parse("ada").unwrap(),
-            text: MessageText::parse(&format!("m{seq}")).unwrap(),
-            sent_at: at,
+            &ada,
+            MessageText::parse(&format!("m{seq}")).unwrap(),
+            at,
+        )
+    }
+
+    /// A new message as its event writes it.
+    fn new_message(channel: ChannelId, message: Message, client_id: Option<String>) -> Write {
+        Write::Channel {
+            channel,
+            event: StoredEvent {
+                seq: message.seq,
+                message_seq: Some(message.seq),
+                json: format!("{{\"seq\":{}}}", message.seq),
+            },
+            changes: vec![Change::Insert { message, client_id }],
         }
     }
 
@@ -866,19 +1312,13 @@ mod tests {
                 id,
                 name: ChannelName::parse(name).unwrap(),
                 created_at: Utc::now(),
+                people: Vec::new(),
             },
         );
     }
 
     fn post(store: &SqliteStore, channel: ChannelId, seq: Seq, at: DateTime<Utc>) {
-        write(
-            store,
-            Write::Message {
-                channel,
-                message: message(seq, at),
-                client_id: None,
-            },
-        );
+        write(store, new_message(channel, message(seq, at), None));
     }
 
     #[test]
@@ -904,16 +1344,17 @@ mod tests {
         assert_eq!(general.last_seq, 2);
         let texts: Vec<_> = general.recent.iter().map(|m| m.text.as_str()).collect();
         assert_eq!(texts, ["hello", "again"]);
-        assert_eq!(general.log.len(), 2, "both events can be replayed");
-        // The new column works: a send with a client id is stored.
+        assert!(
+            general.log.is_empty(),
+            "events from before the replay log was stored are not replayed"
+        );
+        // The new columns work: a send with a client id is stored.
         write(
             &store,
-            Write::Message {
-                channel: 1,
-                message: message(3, Utc::now()),
-                client_id: Some("c-1".into()),
-            },
+            new_message(1, message(3, Utc::now()), Some("c-1".into())),
         );
+        let loaded = store.load(HISTORY_LIMIT).unwrap();
+        assert_eq!(loaded.channels[0].log.len(), 1, "new events are replayable");
         let version: u32 = store
             .read(|c| c.pragma_query_value(None, "user_version", |r| r.get(0)))
             .unwrap();
@@ -1000,11 +1441,7 @@ mod tests {
         for seq in 21..=200 {
             let tx = tx.clone();
             store.write(
-                Write::Message {
-                    channel: 1,
-                    message: message(seq, Utc::now()),
-                    client_id: None,
-                },
+                new_message(1, message(seq, Utc::now()), None),
                 Box::new(move |r| tx.send(r).unwrap()),
             );
         }
@@ -1031,5 +1468,142 @@ mod tests {
         drop((store, restored));
         remove(&path);
         remove(&copy);
+    }
+
+    #[test]
+    fn the_replay_log_keeps_the_last_hundred_events_and_loses_a_deleted_messages_text() {
+        let store = SqliteStore::open(":memory:").unwrap();
+        channel(&store, 1, "general");
+        for seq in 1..=150 {
+            post(&store, 1, seq, Utc::now());
+        }
+        let loaded = store.load(HISTORY_LIMIT).unwrap();
+        let seqs: Vec<_> = loaded.channels[0].log.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, (51..=150).collect::<Vec<_>>());
+        let stored: i64 = store
+            .read(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(stored, 100, "older events are pruned as new ones come");
+        write(
+            &store,
+            Write::Channel {
+                channel: 1,
+                event: StoredEvent {
+                    seq: 151,
+                    message_seq: None,
+                    json: "{}".into(),
+                },
+                changes: vec![Change::Delete { seq: 140 }],
+            },
+        );
+        let loaded = store.load(HISTORY_LIMIT).unwrap();
+        let general = &loaded.channels[0];
+        let seqs: Vec<_> = general.log.iter().map(|(s, _)| *s).collect();
+        assert_eq!(
+            seqs,
+            (141..=151).collect::<Vec<_>>(),
+            "the log starts after the erased event"
+        );
+        assert!(general.recent.iter().all(|m| m.seq != 140));
+        assert_eq!(store.message(1, 140).unwrap(), None);
+    }
+
+    #[test]
+    fn search_finds_current_text_before_and_after_indexing_never_deleted() {
+        let store = SqliteStore::open(":memory:").unwrap();
+        channel(&store, 1, "general");
+        let with = |seq: Seq, text: &str| {
+            let mut m = message(seq, Utc::now());
+            m.text = MessageText::parse(text).unwrap();
+            m
+        };
+        let change = |seq: Seq, change: Change| Write::Channel {
+            channel: 1,
+            event: StoredEvent {
+                seq,
+                message_seq: None,
+                json: "{}".into(),
+            },
+            changes: vec![change],
+        };
+        let find = |q: &str| -> Vec<Seq> {
+            let words = crate::model::search_words(q);
+            store
+                .search(&words, &|_| true, 20)
+                .unwrap()
+                .into_iter()
+                .map(|f| f.message.seq)
+                .collect()
+        };
+        write(&store, new_message(1, with(1, "the old zebra"), None));
+        write(&store, new_message(1, with(2, "a teh typo"), None));
+        write(&store, new_message(1, with(3, "gone zebra"), None));
+        // Not indexed yet: found all the same, newest first.
+        assert_eq!(find("zeb"), vec![3, 1]);
+        // Indexed (the writer does it every INDEX_EVERY).
+        std::thread::sleep(INDEX_EVERY * 3);
+        let indexed = store.read(|c| indexed_up_to(c)).unwrap();
+        assert_eq!(indexed, 3);
+        assert_eq!(find("ZEBRA"), vec![3, 1]);
+        // Edited and deleted once indexed: by the new text only, and never.
+        write(&store, change(4, Change::Update(with(2, "the fixed text"))));
+        write(&store, change(5, Change::Delete { seq: 3 }));
+        assert!(find("teh").is_empty());
+        assert_eq!(find("fixed"), vec![2]);
+        assert_eq!(find("zebra"), vec![1]);
+        // Only words: no query syntax, nothing for nothing.
+        assert!(find("\"zebra\" OR *").is_empty());
+        assert!(find("*").is_empty());
+        // A channel the searcher cannot see is never in the results.
+        assert!(store
+            .search(&crate::model::search_words("zebra"), &|c| c != 1, 20)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn replies_edits_and_reactions_are_stored_with_the_message() {
+        let store = SqliteStore::open(":memory:").unwrap();
+        channel(&store, 1, "general");
+        post(&store, 1, 1, Utc::now());
+        let mut reply = message(2, Utc::now().trunc_subsecs(3));
+        reply.thread = Some(1);
+        let mut parent = store.message(1, 1).unwrap().unwrap();
+        parent.replies = 1;
+        parent.last_reply_at = Some(reply.sent_at);
+        parent.text = MessageText::parse("m1, edited").unwrap();
+        parent.edited_at = Some(Utc::now().trunc_subsecs(3));
+        parent.reactions = vec![Reaction {
+            emoji: "👍".into(),
+            by: vec![Identity {
+                id: 2,
+                name: DisplayName::parse("bob").unwrap(),
+            }],
+        }];
+        write(
+            &store,
+            Write::Channel {
+                channel: 1,
+                event: StoredEvent {
+                    seq: 2,
+                    message_seq: Some(2),
+                    json: "{}".into(),
+                },
+                changes: vec![
+                    Change::Insert {
+                        message: reply.clone(),
+                        client_id: None,
+                    },
+                    Change::Update(parent.clone()),
+                ],
+            },
+        );
+        assert_eq!(store.message(1, 1).unwrap(), Some(parent));
+        assert_eq!(store.replies(1, 1, 10).unwrap(), vec![reply]);
+        let loaded = store.load(HISTORY_LIMIT).unwrap();
+        let seqs: Vec<_> = loaded.channels[0].recent.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [1], "replies are not in the channel's window");
+        let (older, _) = store.older(1, 3, 10).unwrap();
+        assert_eq!(older.len(), 1, "nor in its older pages");
     }
 }

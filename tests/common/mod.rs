@@ -216,8 +216,22 @@ impl Client {
         self.ws.send(message).await.unwrap();
     }
 
-    /// The next event; panics after [`PATIENCE`] or if the socket closed.
+    /// The next event but those about who is around (unread counts,
+    /// presence, members), which come at their own pace; panics after
+    /// [`PATIENCE`] or if the socket closed.
     pub async fn next(&mut self) -> ServerEvent {
+        loop {
+            match self.next_any().await {
+                ServerEvent::Unread { .. }
+                | ServerEvent::Presence { .. }
+                | ServerEvent::Member { .. } => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next event, whatever it is.
+    pub async fn next_any(&mut self) -> ServerEvent {
         loop {
             let message = tokio::time::timeout(PATIENCE, self.ws.next())
                 .await
@@ -242,7 +256,7 @@ impl Client {
         }
         let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
         let mut client = Client { ws };
-        match client.next().await {
+        match client.next_any().await {
             ServerEvent::Hello { epoch, .. } => (client, epoch),
             other => panic!("expected hello, got {other:?}"),
         }
@@ -324,6 +338,7 @@ impl Client {
             channel: channel.into(),
             text: text.into(),
             client_id: None,
+            thread: None,
         })
         .await;
     }
