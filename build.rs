@@ -1,14 +1,14 @@
 //! Puts the site into the server binary, so that the binary alone serves
 //! the whole app.
 //!
-//! `cargo leptos build --release --precompress` builds the site first (the
+//! `cargo leptos build --release --precompress --split` builds the site first (the
 //! WASM, JS and CSS in `pkg/`, the files of `public/`, all in
 //! `target/site`), then the server: release builds embed every file the
 //! browser needs, brotli-compressed by memory-serve (the server makes the
 //! gzip variant at start). Without `--precompress`, cargo-leptos builds the
 //! server while it still writes the site, and may embed a half-built one.
 //! Debug builds embed nothing: they read the files from disk when asked, so
-//! `cargo leptos watch` serves fresh ones.
+//! `cargo leptos watch --split` serves fresh ones.
 
 fn main() {
     #[cfg(feature = "ssr")]
@@ -37,12 +37,14 @@ mod site {
             // without their WASM.
             println!(
                 "cargo::warning=No site built in {site} yet: this build serves public/ \
-                 only (enough for `cargo test`); `cargo leptos build --release \
+                 only (enough for `cargo test`); `cargo leptos build --release --split \
                  --precompress` builds the whole app."
             );
+            println!("cargo::rustc-env=FLACK_PKG_VERSION=");
             return memory_serve::load_directory_with_embed("public", embed);
         }
         if !embed {
+            println!("cargo::rustc-env=FLACK_PKG_VERSION=");
             return memory_serve::load_directory_with_embed(site, false);
         }
         let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -51,11 +53,52 @@ mod site {
         if precompressed == 0 {
             println!(
                 "cargo::warning=The site in {site} was not precompressed: build with \
-                 `cargo leptos build --release --precompress`, or cargo-leptos builds \
+                 `cargo leptos build --release --precompress --split`, or cargo-leptos builds \
                  the server while still writing the site."
             );
         }
+        let version = version_pkg(&staged.join("pkg")).expect("cannot version the site's code");
+        println!("cargo::rustc-env=FLACK_PKG_VERSION={version}");
         memory_serve::load_directory_with_embed(staged, true);
+    }
+
+    /// Moves the JS and WASM of `pkg` (the main module, the split loader and
+    /// the lazily loaded chunks) into `pkg/<version>/`, where `version` is a
+    /// hash of all of them together, and returns it. They refer to each
+    /// other by relative names (`./flack.js`, `./thread_panel.wasm`), which
+    /// stay right; and a build that changes any of them changes every URL,
+    /// so the server can let browsers keep them for a year. The style sheet
+    /// keeps its own hashed name (see `server::site`), and the split
+    /// manifest, which only cargo-leptos reads, is left out.
+    fn version_pkg(pkg: &Path) -> io::Result<String> {
+        use std::hash::{DefaultHasher, Hasher};
+        let mut code: Vec<PathBuf> = fs::read_dir(pkg)?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<io::Result<_>>()?;
+        code.retain(|path| {
+            path.extension()
+                .is_some_and(|ext| ext == "js" || ext == "wasm" || ext == "json")
+        });
+        code.sort();
+        let mut hasher = DefaultHasher::new();
+        for path in &code {
+            hasher.write(path.file_name().unwrap_or_default().as_encoded_bytes());
+            hasher.write(&fs::read(path)?);
+        }
+        let version = format!("{:016x}", hasher.finish());
+        let dir = pkg.join(&version);
+        let time = fs::metadata(pkg)?.modified()?;
+        fs::create_dir(&dir)?;
+        for path in &code {
+            match path.extension() {
+                Some(ext) if ext == "json" => fs::remove_file(path)?,
+                _ => fs::rename(path, dir.join(path.file_name().unwrap_or_default()))?,
+            }
+        }
+        // As in `copy_dir`: nothing staged may look newer than the site.
+        keep_time(&dir, time)?;
+        keep_time(pkg, time)?;
+        Ok(version)
     }
 
     /// Copies the files a browser loads from `from` to a fresh `to`: not

@@ -1,32 +1,25 @@
 #!/usr/bin/env bash
-# Fails when the release site's WebAssembly, compressed with brotli (what a
-# browser downloads), grows past the budget. Run after a release build
-# (`cargo leptos build --release --precompress`, which `scripts/test.sh` does).
+# Fails when what a browser downloads before the first screen is usable
+# grows past the budget: the main WebAssembly, the JS glue, the split
+# loader and the style sheet, compressed with brotli as served. The chunks
+# loaded on first use (threads, pickers, search, dialogs) are listed with
+# their sizes but not counted. Run after a release build (`cargo leptos
+# build --release --precompress --split`, which `scripts/test.sh` does).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Set just above the size measured when the budget was introduced; raise it
-# deliberately, with the reason in the commit, never silently.
-# 260,000 -> 272,000 (2026-12-01): identities by number, sign-out, "Load
-# older messages", the paced outbox and the link heartbeat took the WASM
-# from 258,052 to 269,993 bytes. Splitting the WASM (lazy routes and
-# components) is the planned way down to a 200 KB first load.
-# 272,000 -> 366,000 (2026-12-01): the conversation issue took the WASM
-# from 269,993 to 364,776 bytes. Measured by building it without each
-# feature (same commit, brotli 11): threads 23,098, reactions 16,421,
-# mentions and notifications 15,341, formatting (the Markdown parser and
-# its views) 8,602, editing 6,356; the five together 72,104; the rest
-# (the new events in the UI state, the richer message type) ~22,700.
-# The first-load issue is to bring the first screen under 200 KB by
-# loading the thread panel, pickers and the like on first use.
-# 366,000 -> 438,000 (2026-12-01, night): the awareness issue (unread
-# counts and the "New messages" line, typing, presence and the members
-# panel, direct messages, search with its results page and jumping to an
-# old message, the quick switcher) took the WASM from 364,776 to 437,267
-# bytes. Raised openly, not hidden: the first-load issue is next, and
-# these panels (members, search results, switcher) are among the first to
-# load on use rather than up front.
-BUDGET_BYTES=${WASM_BROTLI_BUDGET:-438000}
+# Set just above what is measured; lower it as the first load shrinks,
+# raise it only deliberately, with the reason. The first-load issue's
+# target is 200,000 with every feature in: not reached yet.
+# 371,000 (2026-12-02): the first load measured 370,400 (WASM 359,321)
+# with the thread panel, picker, editor, members panel and quick switcher
+# split off (54,781 in chunks) and components type-erased; it was 447,675
+# (WASM 437,603) before. History of the WASM-only budget this replaces:
+# 260,000 (seed) -> 272,000 (durable store, identities) -> 366,000
+# (conversation) -> 438,000 (awareness). docs/benchmarks.md, "First load",
+# says what each step bought.
+BUDGET_BYTES=${FIRST_LOAD_BROTLI_BUDGET:-371000}
+pkg=target/site/pkg
 
 sizes() { # file -> "raw gzip brotli"
   node -e '
@@ -37,16 +30,27 @@ sizes() { # file -> "raw gzip brotli"
   ' "$1"
 }
 
+row() { # label file -> prints, sets $brotli
+  read -r raw gzip brotli < <(sizes "$2")
+  printf '%-12s %-52s raw %8d  gzip %7d  brotli %7d\n' "$1" "${2#"$pkg"/}" "$raw" "$gzip" "$brotli"
+}
+
+first=(flack.wasm flack.js flack.css)
+split_loader=$(find "$pkg" -maxdepth 1 -name '__wasm_split*.js' -printf '%f\n')
+[ -n "$split_loader" ] && first+=("$split_loader")
 total=0
-for file in target/site/pkg/flack.wasm target/site/pkg/flack.js target/site/pkg/flack.css; do
-  read -r raw gzip brotli < <(sizes "$file")
-  printf '%-28s raw %8d  gzip %8d  brotli %8d\n' "$file" "$raw" "$gzip" "$brotli"
+for name in "${first[@]}"; do
+  row "first load" "$pkg/$name"
   total=$((total + brotli))
-  [ "$file" = target/site/pkg/flack.wasm ] && wasm=$brotli
 done
-printf 'first load (wasm + js + css, brotli): %d bytes\n' "$total"
-if [ "$wasm" -gt "$BUDGET_BYTES" ]; then
-  echo "The WASM is $wasm bytes with brotli, over its budget of $BUDGET_BYTES." >&2
+chunks=0
+while IFS= read -r chunk; do
+  row "on first use" "$chunk"
+  chunks=$((chunks + brotli))
+done < <(find "$pkg" -maxdepth 1 -name '*.wasm' ! -name flack.wasm | sort)
+printf 'first load (brotli): %d bytes; chunks loaded on first use: %d bytes\n' "$total" "$chunks"
+if [ "$total" -gt "$BUDGET_BYTES" ]; then
+  echo "The first load is $total bytes with brotli, over its budget of $BUDGET_BYTES." >&2
   exit 1
 fi
-echo "The WASM is $wasm bytes with brotli, within its budget of $BUDGET_BYTES."
+echo "The first load is $total bytes with brotli, within its budget of $BUDGET_BYTES."

@@ -16,7 +16,7 @@ printf '\n== End-to-end tests (Playwright, Chromium)\n'
 # server with the default limits.
 rm -f target/e2e.db target/e2e.db-wal target/e2e.db-shm
 FLACK_SEND_BURST=1000 FLACK_CLAIMS_PER_HOUR=0 FLACK_DATABASE=target/e2e.db \
-  cargo leptos end-to-end --release --precompress
+  cargo leptos end-to-end --release --precompress --split
 
 printf '\n== Size budget of the WebAssembly\n'
 bash scripts/size-budget.sh

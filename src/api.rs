@@ -318,7 +318,7 @@ pub async fn find_people(prefix: String) -> Result<Vec<Identity>, Refusal> {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     use crate::model::{ErrorCode, Identity, Refusal};
     use crate::server::identity::{Token, TOKEN_COOKIE};
     use crate::server::AppState;

@@ -188,8 +188,10 @@ async fn pages_link_the_site_files_and_unknown_paths_are_a_404_page() {
     assert_eq!(page.status, 200);
     for link in [
         r#"rel="stylesheet" id="leptos" href="/pkg/flack."#,
-        r#"rel="modulepreload" href="/pkg/flack."#,
-        r#"as="fetch" type="application/wasm""#,
+        // The code is started from an inline script, once the page is drawn.
+        r#"import("/pkg/flack.js")"#,
+        r#"module_or_path: "/pkg/flack.wasm""#,
+        "requestIdleCallback(start",
     ] {
         assert!(page.body.contains(link), "{link} in {}", page.body);
     }
@@ -236,5 +238,31 @@ async fn pages_render_while_another_server_starts() {
         assert_eq!(page.status, 200);
     }
     starting.await.unwrap();
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn pages_are_compressed_for_browsers_that_accept_it() {
+    let server = start().await;
+    let page = |encoding: &'static str| {
+        format!("GET /c/general HTTP/1.1\r\nHost: x\r\n{encoding}Connection: close\r\n\r\n")
+    };
+    for (accepts, encoding) in [
+        ("Accept-Encoding: br\r\n", Some("br")),
+        ("Accept-Encoding: gzip\r\n", Some("gzip")),
+        ("", None),
+    ] {
+        let reply = http(server.addr, &page(accepts)).await;
+        assert_eq!(reply.status, 200, "{accepts:?}");
+        let head = reply.head.to_ascii_lowercase();
+        let got = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-encoding: "))
+            .map(str::trim);
+        assert_eq!(got, encoding, "{accepts:?}: {head}");
+        if encoding.is_none() {
+            assert!(reply.body.contains("<html"), "plain HTML without one");
+        }
+    }
     server.shutdown().await;
 }

@@ -243,8 +243,8 @@ test("formatting: Markdown becomes elements, and hostile input stays text and ru
 
   // The server-rendered page has the same elements, and no live markup.
   const html = await (await page.request.get(`/c/${channel}`)).text();
-  expect(html).toMatch(/<strong>bold(<!>)?<\/strong>/);
-  expect(html).toMatch(/<pre><code>fn main\(\) \{\}(<!>)?<\/code>/);
+  expect(html).toMatch(/<strong>bold(<!>)*<\/strong>/);
+  expect(html).toMatch(/<pre><code>fn main\(\) \{\}(<!>)*<\/code>/);
   expect(html).toContain("&lt;img src=x onerror=window.__xss=1&gt;");
   expect(html).not.toContain("<img src=x");
   expect(html).not.toContain('href="javascript');

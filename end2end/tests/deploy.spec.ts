@@ -13,7 +13,12 @@ test.use({ baseURL: server.url });
 
 const IMMUTABLE = "max-age=31536000, immutable";
 
-test("the binary alone serves the app, its files compressed and cached for good under hashed names", async ({ page }) => {
+// Code (JS and WASM) lives under /pkg/<version>/, the version a hash of
+// all of it; the style sheet and icon under a name with their own hash.
+const VERSIONED = /^\/pkg\/[0-9a-f]{16}\/[^/]+\.(js|wasm)$/;
+const HASHED = /\.[0-9a-f]{16}\.(css|svg)$/;
+
+test("the binary alone serves the app, its files compressed and cached for good under hashed names; chunks come on first use", async ({ page }) => {
   const files: Response[] = [];
   page.on("response", (response) => {
     if (/\.(js|wasm|css|svg)$/.test(new URL(response.url()).pathname)) files.push(response);
@@ -26,6 +31,14 @@ test("the binary alone serves the app, its files compressed and cached for good 
   await send(page, "served by one file");
   await expect(messages(page)).toHaveCount(1);
   await expect(messages(page).first()).toContainText("served by one file");
+  const wasmBefore = files.filter((r) => r.url().endsWith(".wasm")).length;
+  expect(wasmBefore, "one WebAssembly module before anything lazy is used").toBe(1);
+
+  // The reaction picker's code is a chunk of its own, fetched when it first opens.
+  await messages(page).first().getByRole("button", { name: "Add reaction" }).click();
+  await expect(page.getByRole("dialog", { name: "Reactions" })).toBeVisible();
+  const chunks = files.filter((r) => r.url().endsWith(".wasm")).slice(wasmBefore);
+  expect(chunks.length, "a chunk fetched for the picker").toBeGreaterThan(0);
 
   const byType: Record<string, string> = {
     js: "text/javascript",
@@ -38,8 +51,8 @@ test("the binary alone serves the app, its files compressed and cached for good 
     const url = new URL(response.url());
     const extension = url.pathname.split(".").pop() as string;
     seen.add(extension);
-    // A name with a 16-hex-digit content hash: /pkg/flack.<hash>.wasm
-    expect(url.pathname, "linked by its hashed name").toMatch(/\.[0-9a-f]{16}\.[a-z]+$/);
+    const named = extension === "js" || extension === "wasm" ? VERSIONED : HASHED;
+    expect(url.pathname, "linked by a versioned or hashed name").toMatch(named);
     expect(response.status()).toBe(200);
     const headers = await response.allHeaders();
     expect(headers["content-type"], url.pathname).toBe(byType[extension]);
@@ -51,8 +64,9 @@ test("the binary alone serves the app, its files compressed and cached for good 
 
 test("gzip goes to browsers without brotli; plain names must be revalidated; other files are not there", async ({ page, request }) => {
   await page.goto("/");
-  const wasm = await page.locator('link[rel="preload"][as="fetch"]').getAttribute("href");
-  expect(wasm).toMatch(/^\/pkg\/flack\.[0-9a-f]{16}\.wasm$/);
+  const start = await page.locator("head script[nonce]").first().textContent();
+  const wasm = /module_or_path: "([^"]+)"/.exec(start ?? "")?.[1];
+  expect(wasm).toMatch(/^\/pkg\/[0-9a-f]{16}\/flack\.wasm$/);
 
   const gzip = await request.get(wasm as string, { headers: { "Accept-Encoding": "gzip" } });
   expect(gzip.headers()["content-encoding"]).toBe("gzip");
@@ -64,18 +78,27 @@ test("gzip goes to browsers without brotli; plain names must be revalidated; oth
   expect(raw.subarray(0, 4)).toEqual(Buffer.from([0, 0x61, 0x73, 0x6d]));
   expect(unzipped.equals(raw)).toBe(true);
 
-  const unhashed = await request.get("/pkg/flack.wasm", { headers: { "Accept-Encoding": "br" } });
+  const unhashed = await request.get("/pkg/flack.css", { headers: { "Accept-Encoding": "br" } });
   expect(unhashed.status()).toBe(200);
   expect(unhashed.headers()["cache-control"]).toBe("no-cache");
   const etag = unhashed.headers()["etag"];
   expect(etag).toBeTruthy();
-  const revalidated = await request.get("/pkg/flack.wasm", { headers: { "If-None-Match": etag } });
+  const revalidated = await request.get("/pkg/flack.css", { headers: { "If-None-Match": etag } });
   expect(revalidated.status()).toBe(304);
 
-  // cargo-leptos's own .br/.gz copies and TypeScript declarations are not embedded.
-  for (const path of ["/pkg/flack.wasm.br", "/pkg/flack.wasm.gz", "/pkg/flack.d.ts"]) {
+  // cargo-leptos's own .br/.gz copies, TypeScript declarations, the split
+  // manifest and unversioned code are not embedded.
+  const version = (wasm as string).split("/")[2];
+  for (const path of [
+    `/pkg/${version}/flack.wasm.br`,
+    `/pkg/${version}/flack.wasm.gz`,
+    "/pkg/flack.d.ts",
+    "/pkg/__wasm_split_manifest.json",
+    "/pkg/flack.wasm",
+    "/pkg/flack.js",
+  ]) {
     expect((await request.get(path)).status(), path).toBe(404);
   }
-  const missing = await request.get(`/pkg/flack.0123456789abcdef.wasm`);
+  const missing = await request.get(`/pkg/0123456789abcdef/flack.wasm`);
   expect(missing.status()).toBe(404);
 });

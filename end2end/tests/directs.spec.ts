@@ -119,6 +119,8 @@ test("the quick switcher jumps to a channel or a person by keyboard alone", asyn
   await createChannel(page, channel);
   await openChannel(page, channel);
   await page.goto("/");
+  // Keys reach the app once it runs (hydrated and connected).
+  await online(page);
   await page.keyboard.press("Control+k");
   const dialog = page.getByRole("dialog", { name: "Jump to" });
   await expect(dialog).toBeVisible();

@@ -1,5 +1,6 @@
 //! Who is around: "is typing" under a log, and the members panel.
 
+use super::lazy::{Loading, OnDemand};
 use super::sidebar::js_encode;
 use super::state::Chat;
 use crate::model::{ChannelName, DisplayName, Seq};
@@ -58,9 +59,26 @@ pub fn MembersButton() -> impl IntoView {
     }
 }
 
-/// Who is in the open channel (has opened it), and who is online now.
+/// The members panel when it is shown; its code is loaded the first time.
 #[component]
 pub fn MembersPanel() -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let load = || -> Loading { Box::pin(members_panel()) };
+    view! {
+        <Show when=move || chat.show_members.get()>
+            <OnDemand load/>
+        </Show>
+    }
+}
+
+#[lazy]
+fn members_panel() -> AnyView {
+    view! { <Members/> }.into_any()
+}
+
+/// Who is in the open channel (has opened it), and who is online now.
+#[component]
+fn Members() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let members = move || chat.members.get().map(|(_, list)| list).unwrap_or_default();
     let count = move || {
@@ -69,8 +87,7 @@ pub fn MembersPanel() -> impl IntoView {
         format!("{} members, {online} online", list.len())
     };
     view! {
-        <Show when=move || chat.show_members.get()>
-            <aside class="members" id="members" aria-label="Members">
+        <aside class="members" id="members" aria-label="Members">
                 <header class="panel-head">
                     <h2>"Members"</h2>
                     <button
@@ -115,7 +132,6 @@ pub fn MembersPanel() -> impl IntoView {
                     </For>
                 </ul>
             </aside>
-        </Show>
     }
 }
 

@@ -183,6 +183,11 @@ fn ChannelView(key: Signal<String>, title: Signal<String>, mark: &'static str) -
         }) else {
             return;
         };
+        // Not before the channel is open here: opening it clears what
+        // is held of it (and the live messages may be an earlier visit's).
+        if chat.open.with(|open| open.as_ref() != Some(&channel)) {
+            return;
+        }
         let held = chat.older.with_untracked(|o| {
             o.channel.as_ref() == Some(&channel) && o.messages.iter().any(|m| m.seq == seq)
         });

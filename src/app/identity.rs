@@ -44,6 +44,13 @@ pub fn sign_in_from_storage(chat: Chat) {
             chat.me.set(Me::Anonymous { problem: None });
             return;
         };
+        // The page was rendered for this name (its cookie): no need to
+        // ask the server again.
+        if let Me::Named(me) = chat.me.get_untracked() {
+            if me.name.as_str() == remembered {
+                return signed_in(chat, me);
+            }
+        }
         spawn_local(async move {
             match claim_name(remembered.clone()).await {
                 Ok(me) => signed_in(chat, me),
@@ -62,6 +69,18 @@ pub fn sign_in_from_storage(chat: Chat) {
             }
         });
     });
+}
+
+/// The identity of the request being rendered, by its cookie (on the
+/// server; the browser takes the page's answer, see `App`).
+pub fn viewer_of_request() -> Option<Identity> {
+    #[cfg(feature = "ssr")]
+    {
+        let state = use_context::<crate::server::AppState>()?;
+        crate::api::ssr::token().and_then(|token| state.identities.resolve(&token.hash()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    None
 }
 
 /// The first-visit prompt for a display name (a modal dialog).
@@ -101,13 +120,8 @@ pub fn NamePrompt() -> impl IntoView {
     view! {
         <Show when=move || matches!(chat.me.get(), Me::Anonymous { .. })>
             <div class="overlay">
-                <form
-                    class="prompt"
-                    role="dialog"
-                    aria-modal="true"
-                    aria-labelledby="prompt-title"
-                    on:submit=submit
-                >
+                <div class="prompt" role="dialog" aria-modal="true" aria-labelledby="prompt-title">
+                <form class="prompt-form" on:submit=submit>
                     <h2 id="prompt-title">"Welcome to Flack"</h2>
                     <p>"Choose the name others will see on your messages."</p>
                     <label for="display-name">"Display name"</label>
@@ -129,6 +143,7 @@ pub fn NamePrompt() -> impl IntoView {
                         "Continue"
                     </button>
                 </form>
+                </div>
             </div>
         </Show>
     }

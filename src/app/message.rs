@@ -3,6 +3,7 @@
 //! reply in thread, edit and delete one's own).
 
 use super::channel::{full_time, time_label};
+use super::lazy::{Loading, OnDemand};
 pub use super::state::Place;
 use super::state::{Chat, Delivery, Outgoing};
 use super::text::rich_text;
@@ -141,7 +142,11 @@ pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl
                 let channel = channel.clone();
                 move || {
                     if editing() {
-                        view! { <Editor message=message.clone() channel=channel.clone()/> }.into_any()
+                        let (message, channel) = (message.clone(), channel.clone());
+                        let load = move || -> Loading {
+                            Box::pin(editor(message.clone(), channel.clone()))
+                        };
+                        view! { <OnDemand load/> }.into_any()
                     } else {
                         view! { <div class="text">{body.clone()}</div> }.into_any()
                     }
@@ -245,15 +250,24 @@ fn Reactions(
     view! {
         <div class="reactions">{shown}</div>
         <Show when=picking>
-            <Picker on_pick={
+            {
                 let toggle = toggle.clone();
-                move |emoji: String| {
+                let on_pick = Callback::new(move |emoji: String| {
                     chat.picker.set(None);
                     toggle(emoji, true);
-                }
-            }/>
+                });
+                let load = move || -> Loading { Box::pin(picker(on_pick)) };
+                view! { <OnDemand load/> }
+            }
         </Show>
     }
+}
+
+/// The picker's code (and the names of the common emoji), loaded the first
+/// time someone opens it.
+#[lazy]
+fn picker(on_pick: Callback<String>) -> AnyView {
+    view! { <Picker on_pick=move |emoji| on_pick.run(emoji)/> }.into_any()
 }
 
 /// The "Reactions" dialog: the common emoji, or any one typed.
@@ -265,7 +279,9 @@ fn Picker(on_pick: impl Fn(String) + Clone + Send + Sync + 'static) -> impl Into
     let first = NodeRef::<leptos::html::Button>::new();
     Effect::new(move |_| {
         if let Some(first) = first.get() {
-            let _ = first.focus();
+            request_animation_frame(move || {
+                let _ = first.focus();
+            });
         }
     });
     let close_on_escape = move |ev: KeyboardEvent| {
@@ -326,6 +342,12 @@ fn Picker(on_pick: impl Fn(String) + Clone + Send + Sync + 'static) -> impl Into
     }
 }
 
+/// The editor's code, loaded the first time someone edits a message.
+#[lazy]
+fn editor(message: Message, channel: ChannelName) -> AnyView {
+    view! { <Editor message channel/> }.into_any()
+}
+
 /// The inline editor of one's own message: Enter (or Save) saves, Escape
 /// (or Cancel) cancels.
 #[component]
@@ -336,10 +358,14 @@ fn Editor(message: Message, channel: ChannelName) -> impl IntoView {
     let busy = RwSignal::new(false);
     let field = NodeRef::<leptos::html::Textarea>::new();
     Effect::new(move |_| {
+        // On the next frame: a view loaded on demand is put in the page
+        // after its effects first run.
         if let Some(field) = field.get() {
-            let _ = field.focus();
-            let end = field.value().len() as u32;
-            let _ = field.set_selection_range(end, end);
+            request_animation_frame(move || {
+                let _ = field.focus();
+                let end = field.value().len() as u32;
+                let _ = field.set_selection_range(end, end);
+            });
         }
     });
     let seq = message.seq;

@@ -15,6 +15,7 @@ pub mod channel;
 pub mod composer;
 pub mod home;
 pub mod identity;
+pub mod lazy;
 pub mod message;
 pub mod search;
 pub mod sidebar;
@@ -28,7 +29,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Meta, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode};
-use state::{Chat, Connection};
+use state::{Chat, Connection, Me};
 
 /// The HTML document around the app, rendered on the server. It links the
 /// site's files by the names in the [`SiteAssets`] in context (see
@@ -37,9 +38,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let assets = use_context::<SiteAssets>()
         .unwrap_or_else(|| SiteAssets::plain(&options.site_pkg_dir, &options.output_name));
     // Loads the JS glue, which fetches and starts the WASM, which hydrates
-    // the page (as Leptos's `HydrationScripts` does, with hashed names).
+    // the page (as Leptos's `HydrationScripts` does, with hashed names),
+    // once the browser is idle after drawing the server's HTML (at most
+    // 1 s later): the code's download then does not hold up the first
+    // paint of the messages, which the HTML already has.
     let start = format!(
-        "import({script:?}).then(m => m.default({{ module_or_path: {wasm:?} }}).then(() => m.hydrate()));",
+        "const start = () => import({script:?}).then(m => m.default({{ module_or_path: {wasm:?} }}).then(() => m.hydrate()));\n\
+         if (\"requestIdleCallback\" in window) requestIdleCallback(start, {{ timeout: 1000 }}); else setTimeout(start, 0);",
         script = assets.script,
         wasm = assets.wasm,
     );
@@ -51,14 +56,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="stylesheet" id="leptos" href=assets.style/>
                 <link rel="icon" href=assets.icon type="image/svg+xml"/>
-                <link rel="modulepreload" href=assets.script/>
-                <link
-                    rel="preload"
-                    href=assets.wasm
-                    r#as="fetch"
-                    r#type="application/wasm"
-                    crossorigin=""
-                />
                 <AutoReload options/>
                 <script type="module" nonce=leptos::nonce::use_nonce()>
                     {start}
@@ -112,7 +109,14 @@ impl Listed {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let chat = Chat::new();
+    // Who is reading, by the identity cookie: decided on the server and
+    // carried to the browser in the page, so that hydration meets what the
+    // server drew (the reader's own messages with their actions, mentions
+    // of them) and redraws nothing. A newcomer's name prompt is still drawn
+    // in the browser: a form that cannot work before the code runs must
+    // not be on show.
+    let viewer = SharedValue::new(identity::viewer_of_request).into_inner();
+    let chat = Chat::new(viewer.map_or(Me::Unknown, Me::Named));
     provide_context(chat);
     provide_context(Listed(Resource::new(|| (), |_| list_channels())));
 

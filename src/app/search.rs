@@ -1,6 +1,7 @@
 //! `/search?q=...`: the messages I can see that have every word, newest
 //! first, each a link to where it is; and the quick switcher (Ctrl+K).
 
+use super::lazy::{Loading, OnDemand};
 use super::sidebar::js_encode;
 use super::state::Chat;
 use crate::api::{find_people, search_messages};
@@ -18,6 +19,15 @@ pub fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let results = Resource::new(move || q.get(), search_messages);
+    view! { <Search q results/> }
+}
+
+type Found = Resource<Result<Vec<SearchHit>, crate::model::Refusal>>;
+
+/// The results, rendered on the server too (a search works without the
+/// WebAssembly), so not loaded on demand.
+#[component]
+fn Search(q: Memo<String>, results: Found) -> impl IntoView {
     view! {
         <Title text="Search"/>
         <header class="channel-head">
@@ -187,30 +197,47 @@ struct Destination {
 
 /// "Jump to": Ctrl+K (or Cmd+K) opens it anywhere; type a few letters of
 /// a channel or a person, arrows to choose, Enter to go, Escape to close.
+/// The dialog's code is loaded the first time it opens.
 #[component]
 pub fn QuickSwitcher() -> impl IntoView {
+    let open = RwSignal::new(false);
+    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
+        if (ev.ctrl_key() || ev.meta_key()) && ev.key().eq_ignore_ascii_case("k") {
+            ev.prevent_default();
+            open.set(true);
+        }
+    });
+    on_cleanup(move || keys.remove());
+    let load = move || -> Loading { Box::pin(switcher(open)) };
+    view! {
+        <Show when=move || open.get()>
+            <OnDemand load/>
+        </Show>
+    }
+}
+
+#[lazy]
+fn switcher(open: RwSignal<bool>) -> AnyView {
+    view! { <Switcher open/> }.into_any()
+}
+
+/// The open "Jump to" dialog (closing it sets `open` to false).
+#[component]
+fn Switcher(open: RwSignal<bool>) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let listed = expect_context::<super::Listed>();
     let navigate = use_navigate();
-    let open = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
     let active = RwSignal::new(0usize);
     let people = RwSignal::new(Vec::<crate::model::Identity>::new());
     let field = NodeRef::<leptos::html::Input>::new();
-    let keys = window_event_listener(leptos::ev::keydown, move |ev| {
-        if (ev.ctrl_key() || ev.meta_key()) && ev.key().eq_ignore_ascii_case("k") {
-            ev.prevent_default();
-            draft.set(String::new());
-            active.set(0);
-            open.set(true);
+    Effect::new(move |_| {
+        if let Some(field) = field.get() {
             request_animation_frame(move || {
-                if let Some(field) = field.get_untracked() {
-                    let _ = field.focus();
-                }
+                let _ = field.focus();
             });
         }
     });
-    on_cleanup(move || keys.remove());
     let choices = Memo::new(move |_| {
         let typed = draft.get().trim().to_lowercase();
         let me = chat.my_id();
@@ -278,7 +305,6 @@ pub fn QuickSwitcher() -> impl IntoView {
         }
     };
     view! {
-        <Show when=move || open.get()>
             <div class="overlay" on:click=move |_| open.set(false)>
                 <div
                     class="prompt switcher"
@@ -337,7 +363,6 @@ pub fn QuickSwitcher() -> impl IntoView {
                     </ul>
                 </div>
             </div>
-        </Show>
     }
 }
 

@@ -25,8 +25,8 @@ use leptos::prelude::*;
 /// Who the user is, as far as this tab knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Me {
-    /// Not known yet: on the server, and until the browser has checked its
-    /// storage.
+    /// Not known yet: a page for a request without an identity, until the
+    /// browser has checked its storage.
     Unknown,
     /// No name: the prompt shows, with the reason if a claim failed.
     Anonymous { problem: Option<String> },
@@ -179,9 +179,9 @@ pub struct Older {
 }
 
 impl Chat {
-    pub fn new() -> Self {
+    pub fn new(me: Me) -> Self {
         Chat {
-            me: RwSignal::new(Me::Unknown),
+            me: RwSignal::new(me),
             hydrated: RwSignal::new(false),
             channels: RwSignal::new(None),
             directs: RwSignal::new(Vec::new()),
@@ -871,11 +871,6 @@ impl Chat {
     }
 }
 
-impl Default for Chat {
-    fn default() -> Self {
-        Self::new()
-    }
-}
 
 /// How an event's number relates to the cursor.
 #[derive(Debug, PartialEq, Eq)]
@@ -970,7 +965,7 @@ mod tests {
     fn applying_events_skips_repeats_and_follows_the_cursor() {
         let owner = Owner::new();
         owner.with(|| {
-            let chat = Chat::new();
+            let chat = Chat::new(Me::Unknown);
             let general = ChannelName::parse("general").unwrap();
             chat.open.set(Some(general.clone()));
             chat.apply(ServerEvent::Joined {
@@ -1006,7 +1001,7 @@ mod tests {
     fn edits_reactions_and_replies_change_the_held_messages_once() {
         let owner = Owner::new();
         owner.with(|| {
-            let chat = Chat::new();
+            let chat = Chat::new(Me::Unknown);
             let general = ChannelName::parse("general").unwrap();
             chat.open.set(Some(general.clone()));
             chat.apply(ServerEvent::Joined {

@@ -4,6 +4,7 @@
 
 use super::awareness::TypingStatus;
 use super::composer::Composer;
+use super::lazy::{Loading, OnDemand};
 use super::message::{MessageItem, OutgoingItem, Place};
 use super::state::{Chat, OpenThread};
 use crate::api::fetch_thread;
@@ -12,16 +13,39 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
+/// The thread panel when a thread is open; its code is loaded the first
+/// time.
 #[component]
 pub fn ThreadPanel(channel: ChannelName) -> impl IntoView {
-    let chat = expect_context::<Chat>();
+    let wanted = wanted_thread();
+    let load = move || -> Loading { Box::pin(thread_panel(channel.clone())) };
+    view! {
+        <Show when=move || wanted.get().is_some()>
+            <OnDemand load=load.clone()/>
+        </Show>
+    }
+}
+
+/// The thread that `?thread=` asks for.
+fn wanted_thread() -> Memo<Option<Seq>> {
     let query = use_query_map();
-    let wanted = Memo::new(move |_| {
+    Memo::new(move |_| {
         query
             .read()
             .get("thread")
             .and_then(|seq| seq.parse::<Seq>().ok())
-    });
+    })
+}
+
+#[lazy]
+fn thread_panel(channel: ChannelName) -> AnyView {
+    view! { <Thread channel/> }.into_any()
+}
+
+#[component]
+fn Thread(channel: ChannelName) -> impl IntoView {
+    let chat = expect_context::<Chat>();
+    let wanted = wanted_thread();
     let problem = RwSignal::new(None::<String>);
     // Load the thread asked for; keep it live from the socket after.
     {

@@ -46,6 +46,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 /// Largest request body: the largest valid server-function call is well
 /// under 1 KiB.
@@ -216,7 +217,9 @@ async fn sweep(state: AppState) {
 
 /// Every route of the app.
 pub fn router(state: AppState) -> Router {
+    let started = std::time::Instant::now();
     let routes = route_list();
+    tracing::debug!(ms = started.elapsed().as_millis(), "routes listed");
     let (files, assets) = site::site(&state.leptos_options);
     let context = {
         let state = state.clone();
@@ -237,6 +240,14 @@ pub fn router(state: AppState) -> Router {
         .merge(files)
         // Any other path: the app's "Page not found" (status 404).
         .fallback(leptos_axum::render_app_async_with_context(context, page))
+        // A page with 100 messages is ~90 KB of HTML, ~10 KB compressed.
+        // Fast settings: a page is compressed for each request.
+        .layer(
+            CompressionLayer::new()
+                .br(true)
+                .gzip(true)
+                .quality(CompressionLevel::Precise(4)),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(origin::refuse_cross_site))
         .layer(middleware::from_fn(limit_url))
