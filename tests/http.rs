@@ -191,7 +191,7 @@ async fn pages_link_the_site_files_and_unknown_paths_are_a_404_page() {
         // The code is started from an inline script, once the page is drawn.
         r#"import("/pkg/flack.js")"#,
         r#"module_or_path: "/pkg/flack.wasm""#,
-        "requestIdleCallback(start",
+        r#"addEventListener("load", later)"#,
     ] {
         assert!(page.body.contains(link), "{link} in {}", page.body);
     }
@@ -245,7 +245,7 @@ async fn pages_render_while_another_server_starts() {
 async fn pages_are_compressed_for_browsers_that_accept_it() {
     let server = start().await;
     let page = |encoding: &'static str| {
-        format!("GET /c/general HTTP/1.1\r\nHost: x\r\n{encoding}Connection: close\r\n\r\n")
+        format!("GET / HTTP/1.1\r\nHost: x\r\n{encoding}Connection: close\r\n\r\n")
     };
     for (accepts, encoding) in [
         ("Accept-Encoding: br\r\n", Some("br")),

@@ -130,6 +130,8 @@ pub fn NamePrompt() -> impl IntoView {
                         type="text"
                         autocomplete="nickname"
                         autofocus
+                        // Drawn by the server: usable once the code runs.
+                        disabled=move || !chat.hydrated.get()
                         prop:value=draft
                         on:input=move |ev| {
                             draft.set(event_target_value(&ev));
@@ -139,7 +141,7 @@ pub fn NamePrompt() -> impl IntoView {
                     {move || {
                         shown_problem().map(|p| view! { <p role="alert" class="error">{p}</p> })
                     }}
-                    <button type="submit" disabled=busy>
+                    <button type="submit" disabled=move || busy.get() || !chat.hydrated.get()>
                         "Continue"
                     </button>
                 </form>

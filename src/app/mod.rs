@@ -39,12 +39,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         .unwrap_or_else(|| SiteAssets::plain(&options.site_pkg_dir, &options.output_name));
     // Loads the JS glue, which fetches and starts the WASM, which hydrates
     // the page (as Leptos's `HydrationScripts` does, with hashed names),
-    // once the browser is idle after drawing the server's HTML (at most
-    // 1 s later): the code's download then does not hold up the first
+    // once the server's HTML is loaded and drawn (the frame after the
+    // `load` event): the code's download then does not hold up the first
     // paint of the messages, which the HTML already has.
     let start = format!(
         "const start = () => import({script:?}).then(m => m.default({{ module_or_path: {wasm:?} }}).then(() => m.hydrate()));\n\
-         if (\"requestIdleCallback\" in window) requestIdleCallback(start, {{ timeout: 1000 }}); else setTimeout(start, 0);",
+         const later = () => requestAnimationFrame(() => setTimeout(start, 0));\n\
+         if (document.readyState === \"complete\") later(); else addEventListener(\"load\", later);",
         script = assets.script,
         wasm = assets.wasm,
     );
@@ -112,11 +113,10 @@ pub fn App() -> impl IntoView {
     // Who is reading, by the identity cookie: decided on the server and
     // carried to the browser in the page, so that hydration meets what the
     // server drew (the reader's own messages with their actions, mentions
-    // of them) and redraws nothing. A newcomer's name prompt is still drawn
-    // in the browser: a form that cannot work before the code runs must
-    // not be on show.
+    // of them, a newcomer's name prompt, disabled until the code runs) and
+    // redraws nothing.
     let viewer = SharedValue::new(identity::viewer_of_request).into_inner();
-    let chat = Chat::new(viewer.map_or(Me::Unknown, Me::Named));
+    let chat = Chat::new(viewer.map_or(Me::Anonymous { problem: None }, Me::Named));
     provide_context(chat);
     provide_context(Listed(Resource::new(|| (), |_| list_channels())));
 

@@ -25,8 +25,7 @@ use leptos::prelude::*;
 /// Who the user is, as far as this tab knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Me {
-    /// Not known yet: a page for a request without an identity, until the
-    /// browser has checked its storage.
+    /// Not known yet (outside a page, in tests).
     Unknown,
     /// No name: the prompt shows, with the reason if a claim failed.
     Anonymous { problem: Option<String> },
@@ -870,7 +869,6 @@ impl Chat {
         }
     }
 }
-
 
 /// How an event's number relates to the cursor.
 #[derive(Debug, PartialEq, Eq)]

@@ -1542,7 +1542,7 @@ mod tests {
         assert_eq!(find("zeb"), vec![3, 1]);
         // Indexed (the writer does it every INDEX_EVERY).
         std::thread::sleep(INDEX_EVERY * 3);
-        let indexed = store.read(|c| indexed_up_to(c)).unwrap();
+        let indexed = store.read(indexed_up_to).unwrap();
         assert_eq!(indexed, 3);
         assert_eq!(find("ZEBRA"), vec![3, 1]);
         // Edited and deleted once indexed: by the new text only, and never.

@@ -101,11 +101,15 @@ fn dechunk(mut body: &str) -> String {
         let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
             break;
         };
-        if size == 0 || rest.len() < size {
+        // A compressed body, read lossily as text, has no such boundaries.
+        let (Some(chunk), Some(after)) = (rest.get(..size), rest.get(size..)) else {
+            break;
+        };
+        if size == 0 {
             break;
         }
-        out.push_str(&rest[..size]);
-        body = rest[size..].trim_start_matches("\r\n");
+        out.push_str(chunk);
+        body = after.trim_start_matches("\r\n");
     }
     out
 }
