@@ -11,14 +11,16 @@ cd "$(dirname "$0")/.."
 # Set just above what is measured; lower it as the first load shrinks,
 # raise it only deliberately, with the reason. The first-load issue's
 # target is 200,000 with every feature in: not reached yet.
-# 371,000 (2026-12-02): the first load measured 370,400 (WASM 359,321)
+# 372,000 (2026-12-02): the first load measured 370,619 here and 370,641
+# in a clean clone elsewhere (source paths end up in the WASM's panic
+# messages), so ~1.4 KB of room for the checkout's path; it was 447,675
+# (WASM 437,603) before. Measured along the way: 370,400 (WASM 359,321)
 # with the thread panel, picker, editor, members panel and quick switcher
-# split off (54,781 in chunks) and components type-erased; it was 447,675
-# (WASM 437,603) before. History of the WASM-only budget this replaces:
+# split off (54,781 in chunks) and components type-erased. History of the WASM-only budget this replaces:
 # 260,000 (seed) -> 272,000 (durable store, identities) -> 366,000
 # (conversation) -> 438,000 (awareness). docs/benchmarks.md, "First load",
 # says what each step bought.
-BUDGET_BYTES=${FIRST_LOAD_BROTLI_BUDGET:-371000}
+BUDGET_BYTES=${FIRST_LOAD_BROTLI_BUDGET:-372000}
 pkg=target/site/pkg
 
 sizes() { # file -> "raw gzip brotli"
