@@ -386,18 +386,19 @@ pub(crate) mod ssr {
         )
     }
 
+    /// The caller's identity, by its cookie, if it has one.
+    pub fn identity(state: &AppState) -> Option<Identity> {
+        token().and_then(|t| state.identities.resolve(&t.hash()))
+    }
+
     /// The caller's identity number, if it has one: what it may see.
     pub fn viewer(state: &AppState) -> Option<crate::model::IdentityId> {
-        token()
-            .and_then(|t| state.identities.resolve(&t.hash()))
-            .map(|me| me.id)
+        identity(state).map(|me| me.id)
     }
 
     /// The caller's identity, or a refusal if it has none.
     pub fn signed_in(state: &AppState) -> Result<Identity, Refusal> {
-        token()
-            .and_then(|t| state.identities.resolve(&t.hash()))
-            .ok_or_else(not_signed_in)
+        identity(state).ok_or_else(not_signed_in)
     }
 
     /// Sets the identity cookie, or clears it.

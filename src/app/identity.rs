@@ -76,8 +76,7 @@ pub fn sign_in_from_storage(chat: Chat) {
 pub fn viewer_of_request() -> Option<Identity> {
     #[cfg(feature = "ssr")]
     {
-        let state = use_context::<crate::server::AppState>()?;
-        crate::api::ssr::token().and_then(|token| state.identities.resolve(&token.hash()))
+        crate::api::ssr::identity(&use_context::<crate::server::AppState>()?)
     }
     #[cfg(not(feature = "ssr"))]
     None
