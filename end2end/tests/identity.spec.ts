@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { signIn, unique } from "./helpers";
+import { createChannel, messages, newUser, online, send, signIn, unique } from "./helpers";
 
 test("the first visit asks for a display name, which is remembered", async ({ page, context }) => {
   const name = unique("ada");
@@ -50,4 +50,36 @@ test("an empty or too long name is refused with a reason", async ({ page }) => {
   await page.getByRole("button", { name: "Continue" }).click();
   await expect(page.getByRole("alert")).toContainText(/at most 32 characters/i);
   await expect(page.getByLabel("Signed in as")).toHaveCount(0);
+});
+
+test("pages are drawn for their reader by the server: the prompt for a newcomer, one's own actions for a returning user", async ({
+  page,
+  browser,
+}) => {
+  // A newcomer: the prompt is in the server's HTML, disabled until the code runs.
+  const first = await (await page.request.get("/")).text();
+  expect(first).toMatch(/<input id="display-name"[^>]* disabled/);
+
+  const channel = unique("drawn");
+  await signIn(page, unique("pat"));
+  await createChannel(page, channel);
+  await online(page);
+  await send(page, "mine");
+  const other = await newUser(browser, unique("quin"));
+  await other.goto(`/c/${channel}`);
+  await online(other);
+  await send(other, "theirs");
+  await expect(messages(page)).toHaveCount(2);
+
+  // The server's HTML for me (my cookie) has Edit and Delete on my message
+  // only, so hydration has nothing to redraw.
+  const html = await (await page.request.get(`/c/${channel}`)).text();
+  const articles = html.split("<article").slice(1);
+  expect(articles).toHaveLength(2);
+  expect(articles[0]).toContain("mine");
+  expect(articles[0]).toContain('aria-label="Edit message"');
+  expect(articles[0]).toContain('aria-label="Delete message"');
+  expect(articles[1]).toContain("theirs");
+  expect(articles[1]).not.toContain('aria-label="Edit message"');
+  await other.context().close();
 });
