@@ -5,8 +5,16 @@ import { defineConfig, devices } from "@playwright/test";
 // from our machines); CHROMIUM_PATH overrides where it is.
 export default defineConfig({
   testDir: "./tests",
-  timeout: 30_000,
-  expect: { timeout: 5_000 },
+  // A whole test (two or three browsers, sign-ins, reloads, a restart)
+  // may take this long: a guard against hangs, not a speed check. Each
+  // step still fails after the expect timeout below. 30 s was too tight
+  // for the longer tests on a loaded CI machine (17 s there usually,
+  // 30 s at worst).
+  timeout: 120_000,
+  // How long a step waits for what it expects: a guard against a hang,
+  // never a speed check (a reload that hydrates late on a busy machine
+  // is not a failure). Negative checks wait on an event, not on this.
+  expect: { timeout: 15_000 },
   fullyParallel: true,
   forbidOnly: !!process.env.CI,
   retries: 0,

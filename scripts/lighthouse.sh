@@ -5,13 +5,15 @@
 # RUNS times each (default 3), then stops it. Build first:
 #   cargo leptos build --release --precompress --split
 # Needs Chromium (scripts/setup.sh installs it); installs Lighthouse here.
+# FLACK_BINARY: another build of the server to measure (default
+# target/release/flack), e.g. a copy of an earlier build, for before/after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 (cd scripts/lighthouse && npm ci --no-audit --no-fund --silent)
 port=${LIGHTHOUSE_PORT:-3500}
 db=$(mktemp -d)/lighthouse.db
-target/release/flack --addr "127.0.0.1:$port" --database "$db" --config /nonexistent \
+${FLACK_BINARY:-target/release/flack} --addr "127.0.0.1:$port" --database "$db" --config /nonexistent \
   --send-per-second 0 --claims-per-hour 0 >/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$(dirname "$db")"' EXIT

@@ -6,11 +6,49 @@
 
 use crate::model::{ChannelHistory, ChannelSummary, ErrorCode, Identity, Refusal, Seq};
 use leptos::prelude::*;
-use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::codec::Post;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use leptos::server_fn::{Bytes, ContentType, Decodes, Encodes, Format, FormatType};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// JSON, as Leptos's own `Json`, but read in the browser as text
+/// (`serde_json::from_str`), the way Leptos reads the data a page carries
+/// for its resources. Reading both ways would put every answer type's
+/// JSON reader in the WebAssembly twice (`from_slice` and `from_str`
+/// each make their own).
+pub struct TextJson;
+
+impl ContentType for TextJson {
+    const CONTENT_TYPE: &'static str = "application/json";
+}
+
+impl FormatType for TextJson {
+    const FORMAT_TYPE: Format = Format::Text;
+}
+
+impl<T: Serialize> Encodes<T> for TextJson {
+    type Error = serde_json::Error;
+
+    fn encode(output: &T) -> Result<Bytes, Self::Error> {
+        serde_json::to_vec(output).map(Bytes::from)
+    }
+}
+
+impl<T: DeserializeOwned> Decodes<T> for TextJson {
+    type Error = serde_json::Error;
+
+    fn decode(bytes: Bytes) -> Result<T, Self::Error> {
+        let text = std::str::from_utf8(&bytes).map_err(serde::de::Error::custom)?;
+        serde_json::from_str(text)
+    }
+}
+
+/// The answers of every server function: [`TextJson`] in a `POST`.
+pub type Answer = Post<TextJson>;
 
 impl FromServerFnError for Refusal {
-    type Encoder = JsonEncoding;
+    type Encoder = TextJson;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         let refusal = match value {
@@ -51,7 +89,7 @@ impl FromServerFnError for Refusal {
 /// Claiming the name one already holds is fine (that is how a returning
 /// browser signs in again); a name held by someone else is refused. New
 /// identities and renames are limited per address.
-#[server(endpoint = "claim_name")]
+#[server(endpoint = "claim_name", output = Answer)]
 pub async fn claim_name(name: String) -> Result<Identity, Refusal> {
     use crate::model::DisplayName;
     let state = ssr::state()?;
@@ -71,12 +109,17 @@ pub async fn claim_name(name: String) -> Result<Identity, Refusal> {
 
 /// Signs out: the identity's token is void, its name free for anyone, and
 /// the cookie is cleared. Its messages stay.
-#[server(endpoint = "sign_out")]
+#[server(endpoint = "sign_out", output = Answer)]
 pub async fn sign_out() -> Result<(), Refusal> {
     let state = ssr::state()?;
     ssr::answer(async {
         let token = ssr::token().ok_or_else(ssr::not_signed_in)?;
+        let me = ssr::identity(&state);
         state.identities.sign_out(&token.hash()).await?;
+        if let Some(me) = me {
+            // Its sockets close, ending what they follow.
+            state.hub.ended(&[me.id]);
+        }
         ssr::set_token_cookie(None, state.settings.secure_cookie);
         Ok(())
     })
@@ -84,14 +127,14 @@ pub async fn sign_out() -> Result<(), Refusal> {
 }
 
 /// Every channel, sorted by name.
-#[server(endpoint = "list_channels")]
+#[server(endpoint = "list_channels", output = Answer)]
 pub async fn list_channels() -> Result<Vec<ChannelSummary>, Refusal> {
     let state = ssr::state()?;
     ssr::answer(async { Ok(state.hub.channels()) }).await
 }
 
 /// Creates a channel (the name is lowered); needs a claimed name.
-#[server(endpoint = "create_channel")]
+#[server(endpoint = "create_channel", output = Answer)]
 pub async fn create_channel(name: String) -> Result<ChannelSummary, Refusal> {
     use crate::model::ChannelName;
     let state = ssr::state()?;
@@ -105,7 +148,7 @@ pub async fn create_channel(name: String) -> Result<ChannelSummary, Refusal> {
 }
 
 /// A channel's most recent messages (at most 100), oldest first.
-#[server(endpoint = "channel_history")]
+#[server(endpoint = "channel_history", output = Answer)]
 pub async fn fetch_history(channel: String) -> Result<ChannelHistory, Refusal> {
     use crate::model::ChannelName;
     let state = ssr::state()?;
@@ -118,7 +161,7 @@ pub async fn fetch_history(channel: String) -> Result<ChannelHistory, Refusal> {
 
 /// Stored messages older than message `before` (at most
 /// [`crate::model::OLDER_PAGE`]), oldest first, and whether there are more.
-#[server(endpoint = "older_messages")]
+#[server(endpoint = "older_messages", output = Answer)]
 pub async fn older_messages(
     channel: String,
     before: Seq,
@@ -135,7 +178,7 @@ pub async fn older_messages(
 }
 
 /// Deletes one of the caller's own messages.
-#[server(endpoint = "delete_message")]
+#[server(endpoint = "delete_message", output = Answer)]
 pub async fn delete_message(channel: String, seq: Seq) -> Result<(), Refusal> {
     use crate::model::ChannelName;
     let state = ssr::state()?;
@@ -149,7 +192,7 @@ pub async fn delete_message(channel: String, seq: Seq) -> Result<(), Refusal> {
 }
 
 /// Replaces the text of one of the caller's own messages.
-#[server(endpoint = "edit_message")]
+#[server(endpoint = "edit_message", output = Answer)]
 pub async fn edit_message(channel: String, seq: Seq, text: String) -> Result<(), Refusal> {
     use crate::model::{ChannelName, MessageText};
     let state = ssr::state()?;
@@ -165,7 +208,7 @@ pub async fn edit_message(channel: String, seq: Seq, text: String) -> Result<(),
 }
 
 /// Adds (`on`) or removes the caller's reaction `emoji` to a message.
-#[server(endpoint = "react")]
+#[server(endpoint = "react", output = Answer)]
 pub async fn react(channel: String, seq: Seq, emoji: String, on: bool) -> Result<(), Refusal> {
     use crate::model::{ChannelName, Emoji};
     let state = ssr::state()?;
@@ -182,7 +225,7 @@ pub async fn react(channel: String, seq: Seq, emoji: String, on: bool) -> Result
 /// A thread: its parent message and its newest replies (at most
 /// [`crate::model::THREAD_PAGE`]), oldest first. `parent` may also be a
 /// reply: the answer is then the thread it is in.
-#[server(endpoint = "thread")]
+#[server(endpoint = "thread", output = Answer)]
 pub async fn fetch_thread(channel: String, parent: Seq) -> Result<crate::model::Thread, Refusal> {
     use crate::model::ChannelName;
     let state = ssr::state()?;
@@ -197,7 +240,7 @@ pub async fn fetch_thread(channel: String, parent: Seq) -> Result<crate::model::
 
 /// The people who have opened a channel, each with whether they are
 /// online now (a tab open), by name.
-#[server(endpoint = "members")]
+#[server(endpoint = "members", output = Answer)]
 pub async fn channel_members(channel: String) -> Result<Vec<crate::model::Member>, Refusal> {
     use crate::model::{ChannelName, Member};
     let state = ssr::state()?;
@@ -221,7 +264,7 @@ pub async fn channel_members(channel: String) -> Result<Vec<crate::model::Member
 
 /// The newest messages (and replies) the caller can see that have every
 /// word of `query`, newest first (at most [`crate::model::SEARCH_LIMIT`]).
-#[server(endpoint = "search")]
+#[server(endpoint = "search", output = Answer)]
 pub async fn search_messages(query: String) -> Result<Vec<crate::model::SearchHit>, Refusal> {
     let state = ssr::state()?;
     ssr::answer(async {
@@ -238,7 +281,7 @@ pub async fn search_messages(query: String) -> Result<Vec<crate::model::SearchHi
 
 /// The messages around message `seq` (for a reply, around its thread's
 /// parent), to open a channel at a message older than its last 100.
-#[server(endpoint = "context")]
+#[server(endpoint = "context", output = Answer)]
 pub async fn message_context(
     channel: String,
     seq: Seq,
@@ -256,7 +299,7 @@ pub async fn message_context(
 
 /// Stored messages newer than message `after` (at most
 /// [`crate::model::OLDER_PAGE`]), oldest first, and whether there are more.
-#[server(endpoint = "newer_messages")]
+#[server(endpoint = "newer_messages", output = Answer)]
 pub async fn newer_messages(
     channel: String,
     after: Seq,
@@ -274,7 +317,7 @@ pub async fn newer_messages(
 
 /// The caller's direct conversation with the person called `name`,
 /// started if new.
-#[server(endpoint = "open_direct")]
+#[server(endpoint = "open_direct", output = Answer)]
 pub async fn open_direct(name: String) -> Result<ChannelSummary, Refusal> {
     use crate::model::DisplayName;
     let state = ssr::state()?;
@@ -287,14 +330,18 @@ pub async fn open_direct(name: String) -> Result<ChannelSummary, Refusal> {
                 format!("Nobody is called \u{201c}{name}\u{201d} here."),
             )
         })?;
-        if !state
+        let existing = state
             .hub
             .directs(me.id)
-            .iter()
-            .any(|d| d.other(me.id) == Some(&other))
-        {
-            state.limits.take_channel_creation(me.id)?;
+            .into_iter()
+            .find(|d| d.other(me.id) == Some(&other));
+        if let Some(existing) = existing {
+            return Ok(existing);
         }
+        // Starting one changes state (and tells the other person): not
+        // from a page load that another site's link caused.
+        ssr::not_cross_site_page()?;
+        state.limits.take_channel_creation(me.id)?;
         state.hub.open_direct(&me, &other).await
     })
     .await
@@ -302,7 +349,7 @@ pub async fn open_direct(name: String) -> Result<ChannelSummary, Refusal> {
 
 /// Up to ten people whose name has `prefix` (those starting with it
 /// first), for the quick switcher.
-#[server(endpoint = "people")]
+#[server(endpoint = "people", output = Answer)]
 pub async fn find_people(prefix: String) -> Result<Vec<Identity>, Refusal> {
     let state = ssr::state()?;
     ssr::answer(async {
@@ -377,6 +424,23 @@ pub(crate) mod ssr {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|info| info.0.ip())
+    }
+
+    /// Refuses when this call is part of rendering a page that another
+    /// site's link or form asked for: a page load must not change what a
+    /// cross-site request to `/api` could not (those are refused before
+    /// they get here).
+    pub fn not_cross_site_page() -> Result<(), Refusal> {
+        let Some(parts) = use_context::<Parts>() else {
+            return Ok(());
+        };
+        if crate::server::origin::cross_site(&parts.headers) {
+            return Err(Refusal::new(
+                ErrorCode::CrossSite,
+                "A link from another site cannot start a conversation: start it here.",
+            ));
+        }
+        Ok(())
     }
 
     pub fn not_signed_in() -> Refusal {

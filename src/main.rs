@@ -68,6 +68,7 @@ async fn run() -> std::process::ExitCode {
             }
         };
     }
+    let addr_file = settings.addr_file.clone();
     let server = match Server::bind(settings, leptos_options).await {
         Ok(server) => server,
         Err(err) => {
@@ -76,6 +77,17 @@ async fn run() -> std::process::ExitCode {
         }
     };
     tracing::info!(addr = %server.addr, "Flack is listening on http://{}", server.addr);
+    if !addr_file.is_empty() {
+        // Written whole, then renamed: a reader never sees half of it.
+        let partial = format!("{addr_file}.partial");
+        let written = std::fs::write(&partial, server.addr.to_string())
+            .and_then(|()| std::fs::rename(&partial, &addr_file));
+        if let Err(err) = written {
+            tracing::error!(cause = %err, file = %addr_file, "cannot write the address file");
+            server.shutdown().await;
+            return ExitCode::FAILURE;
+        }
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;

@@ -28,6 +28,21 @@ pub const MAX_FRAME_BYTES: usize = MAX_MESSAGE_CHARS * 4 * 2 + 1024;
 /// at 1, strictly increasing. It orders messages and identifies them.
 pub type Seq = u64;
 
+/// The largest number an event or message can have (the store keeps them
+/// as signed 64-bit integers). Numbers from clients are checked against it.
+pub const MAX_SEQ: Seq = i64::MAX as Seq;
+
+/// A sequence number a client sent, if it is one there can be.
+pub fn check_seq(seq: Seq) -> Result<Seq, Refusal> {
+    if seq > MAX_SEQ {
+        return Err(Refusal::new(
+            ErrorCode::BadRequest,
+            format!("{seq} is not a message number: they go up to {MAX_SEQ}."),
+        ));
+    }
+    Ok(seq)
+}
+
 /// An identity's stable number: assigned by the server when a name is
 /// first claimed, never reused. Messages record it; every write is
 /// authorized by it, never by the name.

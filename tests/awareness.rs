@@ -7,7 +7,7 @@ mod common;
 
 use common::{claim, create_channel, start, Client};
 use flack::model::{ErrorCode, UnreadCount};
-use flack::protocol::{ClientFrame, ServerEvent};
+use flack::protocol::{ClientFrame, ServerEvent, TYPING_EVERY_MS};
 
 /// The next unread counts this client hears.
 async fn next_counts(client: &mut Client) -> Vec<UnreadCount> {
@@ -87,51 +87,134 @@ async fn unread_counts_follow_me_across_connections() {
     server.shutdown().await;
 }
 
-/// The typing events `client` hears within a little over a second.
-async fn typing_heard(client: &mut Client) -> Vec<bool> {
+/// Waits until the server has handled every frame `client` sent before:
+/// frames are handled in order, and a ping is answered at once.
+async fn handled(client: &mut Client) {
+    client.send(&ClientFrame::Ping).await;
+    while !matches!(client.next().await, ServerEvent::Pong) {}
+}
+
+/// Ada's typing events that `follower` hears before the marker that
+/// `marker` (a third person in the channel) posts once Ada's connection
+/// has handled all she sent: an exact list, with no waiting window.
+async fn typing_heard(ada: &mut Client, marker: &mut Client, follower: &mut Client) -> Vec<bool> {
+    handled(ada).await;
+    marker.say("general", "marker").await;
     let mut heard = Vec::new();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(1200);
-    while let Ok(event) = tokio::time::timeout_at(deadline, client.next()).await {
-        match event {
+    loop {
+        match follower.next().await {
             ServerEvent::Typing { on, who, .. } => {
                 assert_eq!(who.name.as_str(), "ada");
                 heard.push(on);
             }
+            ServerEvent::Message { message, .. } if message.text.as_str() == "marker" => {
+                return heard;
+            }
+            ServerEvent::Message { .. } | ServerEvent::Ack { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }
-    heard
+}
+
+fn typing(on: bool) -> ClientFrame {
+    ClientFrame::Typing {
+        channel: "general".into(),
+        thread: None,
+        on,
+    }
+}
+
+/// Ada, Bob (who follows) and Cy (who posts the markers), in "general".
+async fn three_in_general(addr: std::net::SocketAddr) -> (Client, Client, Client) {
+    let ada = claim(addr, "ada").await;
+    let bob = claim(addr, "bob").await;
+    let cy = claim(addr, "cy").await;
+    create_channel(addr, &ada, "general").await;
+    let mut a = Client::connect(addr, Some(&ada)).await;
+    let mut b = Client::connect(addr, Some(&bob)).await;
+    let mut c = Client::connect(addr, Some(&cy)).await;
+    a.join("general").await;
+    b.join("general").await;
+    c.join("general").await;
+    (a, b, c)
 }
 
 #[tokio::test]
 async fn typing_is_passed_on_at_most_once_per_interval_and_stop_once() {
     let server = start().await;
-    let ada = claim(server.addr, "ada").await;
-    let bob = claim(server.addr, "bob").await;
-    create_channel(server.addr, &ada, "general").await;
-    let mut a = Client::connect(server.addr, Some(&ada)).await;
-    let mut b = Client::connect(server.addr, Some(&bob)).await;
-    a.join("general").await;
-    b.join("general").await;
-    let typing = |on| ClientFrame::Typing {
-        channel: "general".into(),
-        thread: None,
-        on,
-    };
+    let (mut a, mut b, mut c) = three_in_general(server.addr).await;
     for _ in 0..5 {
         a.send(&typing(true)).await;
     }
-    assert_eq!(typing_heard(&mut b).await, vec![true]);
+    assert_eq!(typing_heard(&mut a, &mut c, &mut b).await, vec![true]);
     // Stopping is passed on once; a second stop is nothing new.
     a.send(&typing(false)).await;
     a.send(&typing(false)).await;
-    assert_eq!(typing_heard(&mut b).await, vec![false]);
+    assert_eq!(typing_heard(&mut a, &mut c, &mut b).await, vec![false]);
     // Typing never enters the history.
-    assert!(b.join("general").await.is_empty());
+    assert!(b
+        .join("general")
+        .await
+        .iter()
+        .all(|m| m.text.as_str() == "marker"));
     // Without a name it is refused.
     let mut anonymous = Client::connect(server.addr, None).await;
     anonymous.send(&typing(true)).await;
     assert_eq!(anonymous.expect_error().await.0, ErrorCode::NotSignedIn);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn typing_on_and_off_in_turns_is_passed_on_once_each_per_interval() {
+    let server = start().await;
+    let (mut a, mut b, mut c) = three_in_general(server.addr).await;
+    let started = std::time::Instant::now();
+    for _ in 0..1000 {
+        a.send(&typing(true)).await;
+        a.send(&typing(false)).await;
+    }
+    handled(&mut a).await;
+    let intervals = started.elapsed().as_millis() as usize / TYPING_EVERY_MS as usize + 1;
+    // One "typing" and one "stopped" per interval, not a thousand of each
+    // (which overflowed the follower's queue).
+    let heard = typing_heard(&mut a, &mut c, &mut b).await;
+    assert_eq!(heard[..2], [true, false]);
+    let ons = heard.iter().filter(|on| **on).count();
+    assert!(ons <= intervals, "{ons} in {intervals} intervals");
+    assert_eq!(heard.len(), 2 * ons, "each stop follows a start: {heard:?}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn typing_again_soon_after_stopping_is_passed_on_when_the_interval_ends() {
+    let server = start().await;
+    let (mut a, mut b, mut c) = three_in_general(server.addr).await;
+    a.send(&typing(true)).await;
+    a.send(&typing(false)).await;
+    a.send(&typing(true)).await;
+    let mut heard = typing_heard(&mut a, &mut c, &mut b).await;
+    assert_eq!(heard[..2], [true, false]);
+    if heard.len() == 2 {
+        // Not lost: it goes out when the interval ends.
+        match b.next().await {
+            ServerEvent::Typing { on, .. } => heard.push(on),
+            other => panic!("expected typing, got {other:?}"),
+        }
+    }
+    assert_eq!(heard, [true, false, true]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn typing_right_after_a_send_is_passed_on() {
+    let server = start().await;
+    let (mut a, mut b, mut c) = three_in_general(server.addr).await;
+    a.send(&typing(true)).await;
+    a.say("general", "first line").await;
+    // Her next line: the browser says "typing" at once, and so must the
+    // server, though the last "typing" went out a moment ago.
+    a.send(&typing(true)).await;
+    assert_eq!(typing_heard(&mut a, &mut c, &mut b).await, vec![true, true]);
     server.shutdown().await;
 }
 
@@ -151,8 +234,31 @@ async fn people_go_online_with_a_first_connection_and_offline_with_the_last() {
     };
     // A second tab, then the first closed: still online.
     let b2 = Client::connect(server.addr, Some(&bob)).await;
+    while server.hub.connections(bob_id) < 2 {
+        tokio::task::yield_now().await;
+    }
     b.close().await;
-    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let deadline = tokio::time::Instant::now() + common::PATIENCE;
+    while server.hub.connections(bob_id) > 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the close was never seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Someone else comes online after that close was handled: the tick
+    // that announces them has seen it, and Bob is still online.
+    let cy = claim(server.addr, "cy").await;
+    let c = Client::connect(server.addr, Some(&cy)).await;
+    loop {
+        if let ServerEvent::Presence { offline, online } = a.next_any().await {
+            assert!(!offline.contains(&bob_id), "a second tab keeps Bob online");
+            if online.iter().any(|o| o.name.as_str() == "cy") {
+                break;
+            }
+        }
+    }
+    assert!(server.hub.is_online(bob_id));
     b2.close().await;
     loop {
         if let ServerEvent::Presence { offline, online } = a.next_any().await {
@@ -162,5 +268,6 @@ async fn people_go_online_with_a_first_connection_and_offline_with_the_last() {
             }
         }
     }
+    c.close().await;
     server.shutdown().await;
 }

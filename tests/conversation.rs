@@ -250,3 +250,46 @@ async fn edits_reactions_and_threads_survive_a_restart() {
     assert_eq!(thread.json()["replies"][0]["text"], "in the thread");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn numbers_beyond_what_the_store_holds_are_refused_not_wrapped() {
+    let server = start().await;
+    let (mut a, _b) = two_in_general(server.addr, "ada", "bob").await;
+    for i in 0..3 {
+        a.say("general", &format!("m{i}")).await;
+        posted(&mut a).await;
+    }
+    let ada = claim(server.addr, "cy").await;
+    let huge = [1u64 << 63, u64::MAX];
+    for n in huge {
+        for (endpoint, form) in [
+            ("newer_messages", format!("channel=general&after={n}")),
+            ("older_messages", format!("channel=general&before={n}")),
+            ("context", format!("channel=general&seq={n}")),
+            ("thread", format!("channel=general&parent={n}")),
+        ] {
+            let reply = call(server.addr, endpoint, &form, Some(&ada)).await;
+            assert_eq!(reply.status, 400, "{endpoint} {n}: {}", reply.body);
+            assert_eq!(reply.json()["code"], "bad_request", "{endpoint}");
+        }
+        // On the socket too, and the socket lives on.
+        a.send(&ClientFrame::Delete {
+            channel: "general".into(),
+            seq: n,
+        })
+        .await;
+        assert_eq!(a.expect_error().await.0, ErrorCode::BadRequest);
+    }
+    // The largest number there can be is asked about like any other.
+    let last = call(
+        server.addr,
+        "newer_messages",
+        &format!("channel=general&after={}", flack::model::MAX_SEQ),
+        Some(&ada),
+    )
+    .await;
+    assert_eq!(last.status, 200, "{}", last.body);
+    assert_eq!(last.json()["messages"].as_array().unwrap().len(), 0);
+    a.still_works("general").await;
+    server.shutdown().await;
+}

@@ -246,3 +246,77 @@ async fn search_finds_what_i_may_see_by_its_current_text_newest_first() {
     assert_eq!(context.messages.len(), 26);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_socket_hears_nothing_more_of_a_conversation_once_its_identity_signs_out() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    let bob = claim(server.addr, "bob").await;
+    let opened = call(server.addr, "open_direct", "name=bob", Some(&ada)).await;
+    let key = opened.json()["name"].as_str().unwrap().to_owned();
+    let mut a = Client::connect(server.addr, Some(&ada)).await;
+    let mut b = Client::connect(server.addr, Some(&bob)).await;
+    a.join(&key).await;
+    b.join(&key).await;
+
+    // Bob signs out (in another tab, by the server function): his socket
+    // is closed with the signed-out code, so what Ada says next cannot
+    // reach it.
+    let out = call(server.addr, "sign_out", "", Some(&bob)).await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    let closed = loop {
+        match tokio::time::timeout(common::PATIENCE, b.ws_next()).await {
+            Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let code: u16 = closed.expect("a close code").code.into();
+    assert_eq!(code, flack::protocol::CLOSE_SIGNED_OUT);
+    a.say(&key, "after he left").await;
+    posted(&mut a).await;
+    // Nothing but the end of the socket follows.
+    while let Ok(Some(Ok(message))) = tokio::time::timeout(common::PATIENCE, b.ws_next()).await {
+        assert!(
+            !message.to_string().contains("after he left"),
+            "a signed-out socket heard {message:?}"
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_page_load_from_another_sites_link_never_starts_a_conversation() {
+    let server = start().await;
+    let ada = claim(server.addr, "ada").await;
+    claim(server.addr, "bob").await;
+    let ada_id = server
+        .identities
+        .named(&flack::model::DisplayName::parse("ada").unwrap())
+        .unwrap()
+        .id;
+    let load = |site: &'static str| {
+        format!(
+            "GET /dm/bob HTTP/1.1\r\nHost: {}\r\nCookie: {ada}\r\nSec-Fetch-Site: {site}\r\nSec-Fetch-Mode: navigate\r\nConnection: close\r\n\r\n",
+            server.addr
+        )
+    };
+    // Another site's link, followed with Ada's cookie: the page says how
+    // to start it, and nothing was started.
+    let page = common::http(server.addr, &load("cross-site")).await;
+    assert_eq!(page.status, 403, "{}", page.head);
+    assert!(
+        page.body.contains("Start the conversation"),
+        "{}",
+        page.body
+    );
+    assert!(server.hub.directs(ada_id).is_empty());
+    // Her own click (or the address typed in) starts it.
+    let page = common::http(server.addr, &load("same-origin")).await;
+    assert_eq!(page.status, 200, "{}", page.head);
+    assert_eq!(server.hub.directs(ada_id).len(), 1);
+    // Once it exists, any link shows it.
+    let page = common::http(server.addr, &load("cross-site")).await;
+    assert_eq!(page.status, 200, "{}", page.head);
+    server.shutdown().await;
+}

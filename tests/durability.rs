@@ -11,7 +11,7 @@ use common::{call, claim, create_channel, Client, TempDb};
 use flack::model::Message;
 use flack::protocol::{ClientFrame, Cursor, ServerEvent};
 use std::collections::HashMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -25,13 +25,13 @@ struct Flack {
 
 impl Flack {
     async fn start(db: &TempDb) -> Flack {
-        // A free port: bound, then let go for the server to take.
-        let addr = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        // Port 0: the system picks a free port, and the server says which
+        // in its address file once it accepts connections.
+        let addr_file = format!("{}.addr", db.path());
+        let _ = std::fs::remove_file(&addr_file);
         let child = Command::new(env!("CARGO_BIN_EXE_flack"))
-            .args(["--addr", &addr.to_string(), "--database", &db.path()])
+            .args(["--addr", "127.0.0.1:0", "--addr-file", &addr_file])
+            .args(["--database", &db.path()])
             .args(["--config", "/nonexistent/Leptos.toml"])
             .args(["--send-per-second", "0", "--connections-per-ip", "0"])
             .args(["--claims-per-hour", "0"])
@@ -39,11 +39,15 @@ impl Flack {
             .stdout(Stdio::null())
             .spawn()
             .expect("the server binary starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(addr) = std::fs::read_to_string(&addr_file) {
+                break addr.parse().expect("an address");
+            }
             assert!(Instant::now() < deadline, "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let _ = std::fs::remove_file(&addr_file);
         Flack { child, addr }
     }
 

@@ -118,6 +118,51 @@ async fn claims_are_limited_per_address_but_signing_in_again_is_not() {
     server.shutdown().await;
 }
 
+/// Claims `name` as if through a reverse proxy that says the client is
+/// `ip`; the answer's status.
+async fn claim_forwarded(addr: std::net::SocketAddr, name: &str, ip: &str) -> u16 {
+    let form = format!("name={name}");
+    let header = format!("X-Forwarded-For: {ip}\r\n");
+    call_with(addr, "claim_name", &form, None, &header)
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn name_claims_are_counted_per_forwarded_address_only_from_trusted_proxies() {
+    let server = start_with(|s| {
+        s.claims_per_hour = 1;
+        s.trusted_proxies = "127.0.0.1".parse().unwrap();
+    })
+    .await;
+    assert_eq!(
+        claim_forwarded(server.addr, "ada", "198.51.100.1").await,
+        200
+    );
+    assert_eq!(
+        claim_forwarded(server.addr, "bob", "198.51.100.1").await,
+        429
+    );
+    // Another person behind the same proxy.
+    assert_eq!(
+        claim_forwarded(server.addr, "cy", "198.51.100.2").await,
+        200
+    );
+    server.shutdown().await;
+
+    // Not trusted: the header changes nothing.
+    let server = start_with(|s| s.claims_per_hour = 1).await;
+    assert_eq!(
+        claim_forwarded(server.addr, "ada", "198.51.100.1").await,
+        200
+    );
+    assert_eq!(
+        claim_forwarded(server.addr, "bob", "198.51.100.2").await,
+        429
+    );
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_number_of_identities_is_capped() {
     let server = start_with(|s| s.max_identities = 2).await;
@@ -193,7 +238,7 @@ async fn a_socket_that_never_answers_pings_is_closed_and_its_slot_freed() {
     }
     assert!(pinged, "it was pinged first");
     // Its place in the address's count is free again.
-    let mut next = Client::connect(server.addr, None).await;
+    let mut next = Client::connect_when_admitted(server.addr, None).await;
     next.send(&ClientFrame::Ping).await;
     assert_eq!(next.next().await, ServerEvent::Pong);
     server.shutdown().await;

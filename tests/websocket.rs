@@ -260,9 +260,19 @@ async fn the_history_keeps_the_last_hundred_of_a_hundred_and_fifty() {
 #[tokio::test]
 async fn a_backlog_of_events_goes_out_in_one_write() {
     use flack::model::{ChannelName, DisplayName, Identity, MessageText};
-    let server = start().await;
+    // No heartbeat pings during the test.
+    let server = common::start_with(|s| s.idle_timeout_secs = 3600).await;
     let (_ada, mut bob) = two_in_general(server.addr, "ada", "bob").await;
     let general = ChannelName::parse("general").unwrap();
+    // Bob's own arrival announced: every presence change so far is out,
+    // and none is to come, so nothing but the twenty events can land.
+    loop {
+        if let ServerEvent::Presence { online, .. } = bob.next_any().await {
+            if online.iter().any(|o| o.name.as_str() == "bob") {
+                break;
+            }
+        }
+    }
     let before = bob.data_segments_in();
     // Posted and stored without yielding: the twenty completions wait,
     // together, for the runtime, and Bob's connection (on this same

@@ -1,6 +1,6 @@
 import { test, expect, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
-import { createChannel, flood, messages, online, send, signIn, unique } from "./helpers";
+import { createChannel, flood, messages, online, send, signIn, submitNewChannel, unique } from "./helpers";
 
 // axe-core (WCAG 2.0-2.2 A and AA, and its best-practice rules) finds no
 // violation in any state a user meets: the first visit, a channel with
@@ -74,8 +74,7 @@ test("search results and an error alert have no accessibility violations", async
   await expect(page.getByRole("list", { name: "Search results" }).getByRole("link")).toHaveCount(1);
   await noViolations(page, "search results");
 
-  await page.getByLabel("New channel name").fill(channel);
-  await page.getByRole("button", { name: "Create channel" }).click();
+  await submitNewChannel(page, channel);
   await expect(page.getByRole("alert")).toContainText(/already exists/i);
   await noViolations(page, "an error alert");
 });

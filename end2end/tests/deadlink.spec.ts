@@ -7,8 +7,8 @@ import { OwnServer } from "./server";
 // socket silent for 3 s; the page does the same from its side.
 test.describe.configure({ mode: "serial" });
 
-const server = new OwnServer(3109, { FLACK_IDLE_TIMEOUT_SECS: "3" });
-const proxy = new FreezingProxy(3110, 3109);
+const server = new OwnServer({ FLACK_IDLE_TIMEOUT_SECS: "3" });
+const proxy = new FreezingProxy(() => server.port);
 test.beforeAll(async () => {
   await server.start();
   await proxy.start();

@@ -6,10 +6,11 @@ test.describe.configure({ mode: "serial" });
 
 // The release binary copied alone into an empty folder, run there with an
 // empty environment: it must serve the whole app from what it embeds.
-const server = new OwnServer(3109, {}, true);
+const server = new OwnServer({}, true);
 test.beforeAll(async () => server.start());
 test.afterAll(async () => server.stop());
-test.use({ baseURL: server.url });
+// The port is known once the server runs.
+test.use({ baseURL: async ({}, use) => use(server.url) });
 
 const IMMUTABLE = "max-age=31536000, immutable";
 

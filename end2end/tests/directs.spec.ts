@@ -30,7 +30,9 @@ test("a direct message reaches only its two people, by every path", async ({ pag
   // Bob: listed under "Direct messages" by Ann's name, with the unread count.
   const link = dmNav(bobPage).getByRole("link", { name: new RegExp(ann) });
   await expect(link).toHaveAccessibleName(new RegExp(`${ann}\\s*, 1 unread`));
-  await link.click();
+  // From the keyboard: the list sits below the channel list, which other
+  // tests' new channels push down under a pointer.
+  await link.press("Enter");
   await expect(bobPage).toHaveURL(new RegExp(`/dm/${ann}$`));
   await expect(messages(bobPage).filter({ hasText: "the secret plan" })).toBeVisible();
   await send(bobPage, "count me in");
@@ -131,13 +133,17 @@ test("the quick switcher jumps to a channel or a person by keyboard alone", asyn
   await page.keyboard.press("Enter");
   await expect(dialog).toHaveCount(0);
   await expect(page.getByRole("heading", { level: 1, name: channel })).toBeVisible();
-  // A person, with the arrows; Escape closes.
+  // A person, with the arrows; Escape closes. (Typed once the box has
+  // the keyboard, as a person would: keys pressed in the same frame as
+  // Control+K, before the box is focused, go to the page.)
   await page.keyboard.press("Control+k");
+  await expect(box).toBeFocused();
   await page.keyboard.type(other.slice(0, 8));
   await expect(dialog.getByRole("option", { name: `@${other}` })).toBeVisible();
   await page.keyboard.press("Escape");
   await expect(dialog).toHaveCount(0);
   await page.keyboard.press("Control+k");
+  await expect(box).toBeFocused();
   await page.keyboard.type(other);
   await expect(dialog.getByRole("option")).toHaveCount(1);
   await page.keyboard.press("ArrowDown");

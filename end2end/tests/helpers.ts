@@ -27,10 +27,22 @@ export function channelNav(page: Page): Locator {
   return page.getByRole("navigation", { name: "Channels" });
 }
 
+/**
+ * Submits the new-channel form from the keyboard (Enter in its field).
+ * The form sits below the channel list, which grows whenever another test
+ * creates a channel: a pointer click can land where the button was a
+ * moment before and miss it, so only channels.spec.ts clicks the button
+ * (and clicks again if the list moved under it).
+ */
+export async function submitNewChannel(page: Page, name: string): Promise<void> {
+  const field = page.getByLabel("New channel name");
+  await field.fill(name);
+  await field.press("Enter");
+}
+
 /** Creates a channel through the form; the app opens it. */
 export async function createChannel(page: Page, name: string): Promise<void> {
-  await page.getByLabel("New channel name").fill(name);
-  await page.getByRole("button", { name: "Create channel" }).click();
+  await submitNewChannel(page, name);
   await expect(page.getByRole("heading", { level: 1, name })).toBeVisible();
 }
 

@@ -6,10 +6,11 @@ import { OwnServer } from "./server";
 // send burst, so that other tests can send quickly).
 test.describe.configure({ mode: "serial" });
 
-const server = new OwnServer(3108, { FLACK_SEND_BURST: "10", FLACK_SEND_PER_SECOND: "5" });
+const server = new OwnServer({ FLACK_SEND_BURST: "10", FLACK_SEND_PER_SECOND: "5" });
 test.beforeAll(async () => server.start());
 test.afterAll(async () => server.stop());
-test.use({ baseURL: server.url });
+// The port is known once the server runs.
+test.use({ baseURL: async ({}, use) => use(server.url) });
 
 /** Types `count` messages into the field at once, each sent with Enter. */
 async function typeMany(page: import("@playwright/test").Page, prefix: string, count: number) {

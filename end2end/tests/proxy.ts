@@ -10,10 +10,15 @@ export class FreezingProxy {
   private pairs = new Set<[net.Socket, net.Socket]>();
   private frozen: net.Socket[] = [];
 
-  constructor(
-    readonly port: number,
-    private readonly targetPort: number,
-  ) {}
+  private listening?: number;
+
+  /** `target` says the server's port once it runs. */
+  constructor(private readonly target: () => number) {}
+
+  get port(): number {
+    if (this.listening === undefined) throw new Error("the proxy has not started yet");
+    return this.listening;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -21,7 +26,7 @@ export class FreezingProxy {
 
   async start(): Promise<void> {
     this.server = net.createServer((client) => {
-      const upstream = net.connect(this.targetPort, "127.0.0.1");
+      const upstream = net.connect(this.target(), "127.0.0.1");
       const pair: [net.Socket, net.Socket] = [client, upstream];
       this.pairs.add(pair);
       client.pipe(upstream);
@@ -34,7 +39,9 @@ export class FreezingProxy {
       client.on("close", end).on("error", end);
       upstream.on("close", end).on("error", end);
     });
-    await new Promise<void>((resolve) => this.server!.listen(this.port, "127.0.0.1", resolve));
+    // Port 0: the system picks a free one.
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.listening = (this.server.address() as net.AddressInfo).port;
   }
 
   /** Every open connection stops carrying anything, both ways, and is

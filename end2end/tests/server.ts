@@ -17,12 +17,19 @@ export class OwnServer {
   private child?: ChildProcess;
   private folder?: string;
   private database?: string;
+  /** The port the system chose at the first start; a restart keeps it,
+   * so that open pages find the server again at the same address. */
+  private chosen?: number;
 
   constructor(
-    readonly port: number,
     private readonly env: Record<string, string> = {},
     private readonly alone = false,
   ) {}
+
+  get port(): number {
+    if (this.chosen === undefined) throw new Error("the server has not started yet");
+    return this.chosen;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -32,7 +39,10 @@ export class OwnServer {
     const root = path.resolve(__dirname, "..", "..");
     let binary = process.env.FLACK_BIN ?? path.join(root, "target", "release", "flack");
     let cwd = root;
-    const args = ["--addr", `127.0.0.1:${this.port}`];
+    // Port 0 the first time: the server binds a port the system picks and
+    // writes its address to a file once it accepts connections.
+    const addrFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "flack-addr-")), "addr");
+    const args = ["--addr", `127.0.0.1:${this.chosen ?? 0}`, "--addr-file", addrFile];
     let env: Record<string, string | undefined> = { ...process.env, LEPTOS_ENV: "PROD" };
     if (this.alone) {
       this.folder ??= fs.mkdtempSync(path.join(os.tmpdir(), "flack-alone-"));
@@ -47,22 +57,33 @@ export class OwnServer {
       this.database ??= path.join(fs.mkdtempSync(path.join(os.tmpdir(), "flack-db-")), "flack.db");
       args.push("--database", this.database);
     }
-    this.child = spawn(binary, args, {
+    const child = spawn(binary, args, {
       cwd,
       env: { ...env, ...this.env },
       stdio: "ignore",
     });
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      try {
-        const response = await fetch(`${this.url}/favicon.svg`);
-        if (response.ok) return;
-      } catch {
-        // not up yet
+    this.child = child;
+    const exited = new Promise<never>((_, reject) =>
+      child.once("exit", (code) => reject(new Error(`the server exited (${code}) before it listened`))),
+    );
+    // Waits for the address file (written whole, by a rename), or the
+    // server's exit; a hang is caught by the test's own time limit.
+    const written = new Promise<string>((resolve) => {
+      const folder = path.dirname(addrFile);
+      const watcher = fs.watch(folder, () => {
+        if (fs.existsSync(addrFile)) {
+          watcher.close();
+          resolve(fs.readFileSync(addrFile, "utf8"));
+        }
+      });
+      if (fs.existsSync(addrFile)) {
+        watcher.close();
+        resolve(fs.readFileSync(addrFile, "utf8"));
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    throw new Error(`the server on port ${this.port} did not start`);
+    });
+    const addr = await Promise.race([written, exited]);
+    fs.rmSync(path.dirname(addrFile), { recursive: true, force: true });
+    this.chosen = Number(addr.trim().split(":").pop());
   }
 
   /** Stops the server (SIGTERM, or SIGKILL with `kill`); its data stays

@@ -11,9 +11,16 @@ test("signing out frees the name, and whoever claims it next has no power over t
   await createChannel(page, channel);
   await send(page, "written by the first holder");
   await expect(messages(page)).toHaveCount(1);
+  // (CSS, not roles: the name prompt that comes next is a modal dialog.)
+  const shown = page.locator('[role="log"][aria-label="Messages"] article');
+  const ownActions = shown.locator('button[aria-label="Delete message"]');
+  await expect(ownActions).toHaveCount(1);
 
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page.getByLabel("Display name")).toBeVisible();
+  // The message is still shown, no longer as the reader's own.
+  await expect(shown).toHaveCount(1);
+  await expect(ownActions).toHaveCount(0);
   await expect(page.getByLabel("Signed in as")).toHaveCount(0);
   expect((await page.context().cookies()).find((c) => c.name === "flack_token")).toBeUndefined();
 

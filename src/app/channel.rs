@@ -6,12 +6,12 @@
 
 use super::awareness::{MembersButton, MembersPanel, TypingStatus};
 use super::composer::Composer;
-use super::message::{MessageItem, OutgoingItem, Place};
+use super::message::{on_log_click, MessageItem, OutgoingItem, Place};
 use super::state::{Chat, Older};
 use super::thread::ThreadPanel;
 use crate::api::{fetch_history, message_context, newer_messages, older_messages, open_direct};
 use crate::client::storage;
-use crate::model::{ChannelHistory, ChannelName, Seq};
+use crate::model::{ChannelHistory, ChannelName, ErrorCode, IdentityId, Message, Seq};
 use chrono::{DateTime, Datelike, Local, TimeZone, Timelike, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -63,6 +63,19 @@ pub fn DirectPage() -> impl IntoView {
                             view! { <ChannelView key title mark="@"/> }.into_any()
                         }
                         Err(refusal) => {
+                            // Asked for by another site's link: starting it
+                            // takes a click here (a same-site request).
+                            let confirm = (refusal.code == ErrorCode::CrossSite)
+                                .then(|| {
+                                    view! {
+                                        <button
+                                            type="button"
+                                            on:click=move |_| direct.refetch()
+                                        >
+                                            "Start the conversation"
+                                        </button>
+                                    }
+                                });
                             view! {
                                 <header class="channel-head">
                                     <h1>"Direct message"</h1>
@@ -71,6 +84,7 @@ pub fn DirectPage() -> impl IntoView {
                                     <p role="alert" class="error">
                                         {refusal.message}
                                     </p>
+                                    {confirm}
                                 </div>
                             }
                                 .into_any()
@@ -315,6 +329,8 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             })
         })
     };
+    // Whether "New messages" goes above a message, followed per message.
+    let divider_at = Selector::new(move || first_unread.get());
     let log = NodeRef::<leptos::html::Div>::new();
     // Keep the newest message in view as messages arrive; but first show
     // where the new messages start, once.
@@ -427,6 +443,7 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             });
         }
     };
+    let on_click = on_log_click(chat, channel.clone(), Place::Channel);
     view! {
         <Show when=may_have_older>
             <button
@@ -438,14 +455,25 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
                 {move || if loading.get() { "Loading\u{2026}" } else { "Load older messages" }}
             </button>
         </Show>
-        <div class="log" role="log" aria-label="Messages" node_ref=log>
+        <div
+            class="log"
+            role="log"
+            aria-label="Messages"
+            node_ref=log
+            on:click=on_click
+        >
             <Show when=move || messages.with(Vec::is_empty) && outgoing.with(Vec::is_empty)>
                 <p class="hint">"No messages yet. Say hello!"</p>
             </Show>
-            // Keyed by the whole message: an edited one is drawn anew.
-            <For each=move || older.get().messages key=|message| message.clone() let:message>
-                <MessageItem message channel=older_channel.clone() place=Place::Channel/>
-            </For>
+            // Keyed by reader and whole message: an edited one is drawn
+            // anew, and all are when the identity changes.
+            <For
+                each=move || with_reader(chat, older.get().messages)
+                key=|read| read.clone()
+                children=move |(_, message)| {
+                    view! { <MessageItem message channel=older_channel.clone() place=Place::Channel/> }
+                }
+            />
             <Show when=move || older.with(|o| o.gap)>
                 <button
                     type="button"
@@ -456,27 +484,33 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
                     "Load newer messages"
                 </button>
             </Show>
-            <For each=move || messages.get() key=|message| message.clone() let:message>
-                {
+            <For
+                each=move || with_reader(chat, messages.get())
+                key=|read| read.clone()
+                children=move |(_, message)| {
                     let seq = message.seq;
-                    move || {
-                        (first_unread.get() == Some(seq))
-                            .then(|| {
-                                view! {
-                                    <div
-                                        class="new-messages"
-                                        id="new-messages"
-                                        role="separator"
-                                        aria-label="New messages"
-                                    >
-                                        <span aria-hidden="true">"New messages"</span>
-                                    </div>
-                                }
-                            })
+                    let divider_at = divider_at.clone();
+                    view! {
+                        {move || {
+                            divider_at
+                                .selected(&Some(seq))
+                                .then(|| {
+                                    view! {
+                                        <div
+                                            class="new-messages"
+                                            id="new-messages"
+                                            role="separator"
+                                            aria-label="New messages"
+                                        >
+                                            <span aria-hidden="true">"New messages"</span>
+                                        </div>
+                                    }
+                                })
+                        }}
+                        <MessageItem message channel=channel.clone() place=Place::Channel/>
                     }
                 }
-                <MessageItem message channel=channel.clone() place=Place::Channel/>
-            </For>
+            />
             <For
                 each=move || outgoing.get()
                 key=|o| (o.client_id.clone(), o.delivery.clone())
@@ -486,6 +520,16 @@ fn MessageLog(initial: ChannelHistory) -> impl IntoView {
             </For>
         </div>
     }
+}
+
+/// Messages paired with who reads them, for a keyed list: each is drawn
+/// for its reader (see [`MessageItem`]), and drawn anew when the reader
+/// changes, as it is when the message itself changes (an edit, a
+/// reaction).
+pub fn with_reader(chat: Chat, messages: Vec<Message>) -> Vec<(Option<IdentityId>, Message)> {
+    // Tracked; changes only when the identity does.
+    let reader = chat.my_id();
+    messages.into_iter().map(|m| (reader, m)).collect()
 }
 
 /// "14:05" today, "Nov 21, 14:05" before; in the viewer's time zone once

@@ -116,6 +116,19 @@ pub fn NamePrompt() -> impl IntoView {
             busy.set(false);
         });
     };
+    // The server draws the field disabled, and `autofocus` does not
+    // focus a disabled field: focus it once it can be typed in (and
+    // whenever the prompt comes back).
+    let field = NodeRef::<leptos::html::Input>::new();
+    Effect::new(move |_| {
+        if let (true, Some(_)) = (chat.hydrated.get(), field.get()) {
+            request_animation_frame(move || {
+                if let Some(input) = field.get_untracked() {
+                    let _ = input.focus();
+                }
+            });
+        }
+    });
     view! {
         <Show when=move || matches!(chat.me.get(), Me::Anonymous { .. })>
             <div class="overlay">
@@ -126,6 +139,7 @@ pub fn NamePrompt() -> impl IntoView {
                     <label for="display-name">"Display name"</label>
                     <input
                         id="display-name"
+                        node_ref=field
                         type="text"
                         autocomplete="nickname"
                         autofocus

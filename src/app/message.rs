@@ -9,64 +9,59 @@ use super::state::{Chat, Delivery, Outgoing};
 use super::text::rich_text;
 use crate::api::{delete_message, edit_message, react};
 use crate::emoji::{self, COMMON};
-use crate::model::{ChannelName, Message, MessageText, Reaction, Seq};
+use crate::model::{ChannelName, IdentityId, Message, MessageText, Reaction, Seq};
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
+/// One message. What depends on who reads (my own message's actions,
+/// mentions of me, my reactions) is drawn once, as things stand when the
+/// message is drawn: lists of messages are keyed by their reader too (see
+/// [`super::channel::with_reader`]), so a change of identity draws them
+/// anew. Its buttons have no listener of their own: they say what they do
+/// by their `name`, and the log's one listener acts ([`on_log_click`]).
+/// That keeps a message to a few reactive pieces, which is what
+/// hydrating a channel of 100 messages costs.
 #[component]
 pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let author_id = message.author_id;
-    let own = move || chat.my_id() == Some(author_id);
+    let me = chat.identity_untracked();
+    let me_id = me.as_ref().map(|me| me.id);
+    let own = me_id == Some(message.author_id);
+    let named = me.is_some();
     let at = message.sent_at;
     let seq = message.seq;
-    let mentions_me = {
-        let message = message.clone();
-        move || chat.my_id().is_some_and(|me| message.mentions_id(me))
+    let mentions_me = me_id.is_some_and(|me| message.mentions_id(me));
+    let class = match (own, mentions_me) {
+        (true, true) => "message own mentions-me",
+        (true, false) => "message own",
+        (false, true) => "message mentions-me",
+        (false, false) => "message",
     };
-    let highlighted = move || place == Place::Channel && chat.highlight.get() == Some(seq);
-    let delete = {
-        let channel = channel.clone();
-        move |_| {
-            let channel = channel.to_string();
-            spawn_local(async move {
-                if let Err(refusal) = delete_message(channel, seq).await {
-                    chat.alert.set(Some(refusal.message));
-                }
-            });
-        }
-    };
-    let navigate = use_navigate();
-    let open_thread = {
-        let channel = channel.clone();
-        move |_| navigate(&format!("/c/{channel}?thread={seq}"), Default::default())
-    };
+    let highlighted = move || place == Place::Channel && chat.is_highlighted(seq);
     let can_thread = place == Place::Channel && message.thread.is_none();
     let replies = message.replies;
     let last_reply = message.last_reply_at;
     let edited = message.edited_at;
     let text = message.text.clone();
     let mentions = message.mentions.clone();
+    let me_name = me.map(|me| me.name);
     let body = move || {
-        let me = chat.name();
-        rich_text(text.as_str(), &mentions, me.as_ref().map(|n| n.as_str()))
+        rich_text(
+            text.as_str(),
+            &mentions,
+            me_name.as_ref().map(|n| n.as_str()),
+        )
     };
-    let editing = move || chat.editing.get() == Some((place, seq));
+    let editing = move || chat.is_editing(place, seq);
     let anchor = match place {
         Place::Channel => format!("m{seq}"),
         Place::Thread => format!("t{seq}"),
     };
-    let picking = move || chat.picker.get() == Some((place, seq));
+    let picking = move || chat.is_picking(place, seq);
     view! {
-        <article
-            class="message"
-            class:own=own
-            class:mentions-me=mentions_me.clone()
-            class:highlighted=highlighted
-            id=anchor.clone()
-        >
+        <article class=class class:highlighted=highlighted id=anchor.clone()>
             <header>
                 <span class="author">{message.author.to_string()}</span>
                 <time datetime=at.to_rfc3339() title=move || full_time(at, chat.hydrated.get())>
@@ -83,24 +78,23 @@ pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl
                             </span>
                         }
                     })}
-                <Show when=mentions_me.clone()>
-                    <span class="mention-tag">"mentions you"</span>
-                </Show>
+                {mentions_me.then(|| view! { <span class="mention-tag">"mentions you"</span> })}
                 <span class="actions">
-                    <Show when=move || chat.name().is_some()>
+                    {named
+                        .then(|| {
+                            view! {
                         <button
                             type="button"
                             class="action"
                             aria-label="Add reaction"
                             title="Add reaction"
                             aria-expanded=move || picking().to_string()
-                            on:click=move |_| {
-                                chat.picker.set(if picking() { None } else { Some((place, seq)) })
-                            }
+                            name="react"
                         >
                             "\u{263a}+"
                         </button>
-                    </Show>
+                            }
+                        })}
                     {can_thread
                         .then(|| {
                             view! {
@@ -109,19 +103,21 @@ pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl
                                     class="action"
                                     aria-label="Reply in thread"
                                     title="Reply in thread"
-                                    on:click=open_thread.clone()
+                                    name="reply"
                                 >
                                     "Reply"
                                 </button>
                             }
                         })}
-                    <Show when=own>
+                    {own
+                        .then(|| {
+                            view! {
                         <button
                             type="button"
                             class="action"
                             aria-label="Edit message"
                             title="Edit message"
-                            on:click=move |_| chat.editing.set(Some((place, seq)))
+                            name="edit"
                         >
                             "Edit"
                         </button>
@@ -130,11 +126,12 @@ pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl
                             class="action delete"
                             aria-label="Delete message"
                             title="Delete message"
-                            on:click=delete.clone()
+                            name="delete"
                         >
                             "Delete"
                         </button>
-                    </Show>
+                            }
+                        })}
                 </span>
             </header>
             {
@@ -148,12 +145,13 @@ pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl
                         };
                         view! { <OnDemand load/> }.into_any()
                     } else {
-                        view! { <div class="text">{body.clone()}</div> }.into_any()
+                        view! { <div class="text">{body()}</div> }.into_any()
                     }
                 }
             }
             <Reactions
                 reactions=message.reactions.clone()
+                me=me_id
                 seq
                 channel=channel.clone()
                 place
@@ -161,14 +159,9 @@ pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl
             />
             {(can_thread && replies > 0)
                 .then(|| {
-                    let open = {
-                        let channel = channel.clone();
-                        let navigate = use_navigate();
-                        move |_| navigate(&format!("/c/{channel}?thread={seq}"), Default::default())
-                    };
                     view! {
                         <p class="thread-summary">
-                            <button type="button" class="replies" on:click=open>
+                            <button type="button" class="replies" name="reply">
                                 {format!("{replies} replies")}
                             </button>
                             {last_reply
@@ -189,10 +182,80 @@ pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl
     }
 }
 
+/// The one listener of a log of messages (the channel's or a thread's),
+/// for the buttons of all its messages: each says what it does by its
+/// `name` (and a reaction by its `value`, the emoji), the message is the
+/// article it is in (whose id ends in its number). A hundred messages
+/// then hydrate without four hundred listeners.
+pub fn on_log_click(
+    chat: Chat,
+    channel: ChannelName,
+    place: Place,
+) -> impl Fn(leptos::ev::MouseEvent) + Clone + 'static {
+    let navigate = use_navigate();
+    move |ev| {
+        let Some(clicked) = Clicked::of(&ev) else {
+            return;
+        };
+        let seq = clicked.seq;
+        let channel = channel.clone();
+        match clicked.action.as_str() {
+            "react" => chat.picker.update(|open| {
+                *open = (*open != Some((place, seq))).then_some((place, seq));
+            }),
+            "reply" => navigate(&format!("/c/{channel}?thread={seq}"), Default::default()),
+            "edit" => chat.editing.set(Some((place, seq))),
+            "delete" => spawn_local(async move {
+                if let Err(refusal) = delete_message(channel.to_string(), seq).await {
+                    chat.alert.set(Some(refusal.message));
+                }
+            }),
+            "toggle" => set_reaction(chat, &channel, seq, clicked.value, !clicked.pressed),
+            _ => {}
+        }
+    }
+}
+
+/// Adds (`on`) or removes my reaction `emoji` to message `seq`; a
+/// refusal is shown as the page's alert.
+fn set_reaction(chat: Chat, channel: &ChannelName, seq: Seq, emoji: String, on: bool) {
+    let channel = channel.to_string();
+    spawn_local(async move {
+        if let Err(refusal) = react(channel, seq, emoji, on).await {
+            chat.alert.set(Some(refusal.message));
+        }
+    });
+}
+
+/// A click on a message's button, as [`on_log_click`] reads it.
+struct Clicked {
+    action: String,
+    seq: Seq,
+    value: String,
+    pressed: bool,
+}
+
+impl Clicked {
+    fn of(ev: &leptos::ev::MouseEvent) -> Option<Self> {
+        use leptos::wasm_bindgen::JsCast;
+        let target = ev.target()?.dyn_into::<leptos::web_sys::Element>().ok()?;
+        let button = target.closest("button[name]").ok()??;
+        let article = button.closest("article").ok()??;
+        Some(Clicked {
+            action: button.get_attribute("name")?,
+            seq: article.id().get(1..)?.parse().ok()?,
+            value: button.get_attribute("value").unwrap_or_default(),
+            pressed: button.get_attribute("aria-pressed").as_deref() == Some("true"),
+        })
+    }
+}
+
 /// The reactions under a message, and the picker when it is open.
 #[component]
 fn Reactions(
     reactions: Vec<Reaction>,
+    /// Who reads (as the message was drawn).
+    me: Option<IdentityId>,
     seq: Seq,
     channel: ChannelName,
     place: Place,
@@ -200,17 +263,6 @@ fn Reactions(
     tips: String,
 ) -> impl IntoView {
     let chat = expect_context::<Chat>();
-    let toggle = {
-        let channel = channel.clone();
-        move |emoji: String, on: bool| {
-            let channel = channel.to_string();
-            spawn_local(async move {
-                if let Err(refusal) = react(channel, seq, emoji, on).await {
-                    chat.alert.set(Some(refusal.message));
-                }
-            });
-        }
-    };
     let shown = reactions
         .into_iter()
         .enumerate()
@@ -222,20 +274,17 @@ fn Reactions(
                 .map(|i| i.name.to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
-            let ids: Vec<_> = reaction.by.iter().map(|i| i.id).collect();
-            let mine = move || chat.my_id().is_some_and(|me| ids.contains(&me));
-            let emoji = reaction.emoji.clone();
+            let mine = me.is_some_and(|me| reaction.by.iter().any(|i| i.id == me));
             let tip = format!("{tips}{i}");
-            let toggle = toggle.clone();
-            let mine_now = mine.clone();
             view! {
                 <span class="reaction">
                     <button
                         type="button"
-                        aria-pressed=move || mine().to_string()
+                        aria-pressed=mine.to_string()
                         aria-describedby=tip.clone()
-                        disabled=move || chat.name().is_none()
-                        on:click=move |_| toggle(emoji.clone(), !mine_now())
+                        disabled=me.is_none()
+                        name="toggle"
+                        value=reaction.emoji.clone()
                     >
                         {format!("{} {count}", reaction.emoji)}
                     </button>
@@ -246,15 +295,15 @@ fn Reactions(
             }
         })
         .collect_view();
-    let picking = move || chat.picker.get() == Some((place, seq));
+    let picking = move || chat.is_picking(place, seq);
     view! {
         <div class="reactions">{shown}</div>
         <Show when=picking>
             {
-                let toggle = toggle.clone();
+                let channel = channel.clone();
                 let on_pick = Callback::new(move |emoji: String| {
                     chat.picker.set(None);
-                    toggle(emoji, true);
+                    set_reaction(chat, &channel, seq, emoji, true);
                 });
                 let load = move || -> Loading { Box::pin(picker(on_pick)) };
                 view! { <OnDemand load/> }

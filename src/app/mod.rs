@@ -65,10 +65,23 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </head>
             <body>
                 <App/>
+                <script nonce=leptos::nonce::use_nonce()>{SHOW_NEWEST}</script>
             </body>
         </html>
     }
 }
+
+/// Run as soon as the server's HTML is parsed, before its first paint:
+/// shows the newest messages of the log (or the "New messages" line), as
+/// the page does once its code runs, so that the first paint is already
+/// what the reader will see (without it, the oldest messages were painted
+/// first and the newest ones only after the WebAssembly had loaded).
+/// No `<`, `>` or `&`: it is written into the page as escaped text.
+const SHOW_NEWEST: &str = "(function () {\
+    var log = document.querySelector('[role=log].log'); if (!log) return;\
+    var line = document.getElementById('new-messages');\
+    if (line) line.scrollIntoView(); else log.scrollTop = log.scrollHeight;\
+})();";
 
 /// Where a page finds the site's files: URL paths of the JS glue, the
 /// WebAssembly, the style sheet and the icon.
@@ -124,6 +137,7 @@ pub fn App() -> impl IntoView {
         chat.hydrated.set(true);
     });
     identity::sign_in_from_storage(chat);
+    chat.keep_outbox();
 
     view! {
         <Title text="Flack" formatter=page_title/>

@@ -21,6 +21,7 @@ use crate::model::{
 };
 use crate::protocol::{ClientFrame, Cursor, ServerEvent};
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// Who the user is, as far as this tab knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +57,7 @@ pub struct LiveChannel {
 }
 
 /// Where a message in the outbox stands.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Delivery {
     /// Waiting for the connection, or for the server's acknowledgement.
     Pending,
@@ -65,7 +66,9 @@ pub enum Delivery {
 }
 
 /// A message the user sent that the server has not acknowledged yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Kept in the tab's session storage (see [`Chat::keep_outbox`]), without
+/// the attempt's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outgoing {
     pub client_id: String,
     pub channel: ChannelName,
@@ -74,8 +77,10 @@ pub struct Outgoing {
     pub text: String,
     pub delivery: Delivery,
     /// Bumped by every attempt, so a stale timeout does nothing.
+    #[serde(skip)]
     pub attempt: u32,
     /// Sent on the open socket, and not answered yet.
+    #[serde(skip)]
     pub in_flight: bool,
 }
 
@@ -83,6 +88,10 @@ pub struct Outgoing {
 #[derive(Debug, Clone, Copy)]
 pub struct Chat {
     pub me: RwSignal<Me>,
+    /// My identity while named, from `me`: what each message's view reads
+    /// (is it mine, does it mention me), so those views rerun only when
+    /// the identity changes, not whenever `me` is set.
+    identity: Memo<Option<Identity>>,
     /// `false` during server rendering and hydration, `true` once the app
     /// runs in the browser: inputs are enabled only then.
     pub hydrated: RwSignal<bool>,
@@ -130,6 +139,15 @@ pub struct Chat {
     pub members: RwSignal<Option<(ChannelName, Vec<Member>)>>,
     /// Whether the members panel is open.
     pub show_members: RwSignal<bool>,
+    /// Per message, whether it is the one being edited, whose picker is
+    /// open, or highlighted: each message's view follows its own answer,
+    /// so a change reruns the views of the two messages concerned, not
+    /// every message's. (A selector keeps an entry per message shown in
+    /// this tab; it is not cleared when a message's view goes, as an
+    /// edited message's new view follows the same entry.)
+    editing_of: StoredValue<Selector<Option<(Place, Seq)>>>,
+    picker_of: StoredValue<Selector<Option<(Place, Seq)>>>,
+    highlight_of: StoredValue<Selector<Option<Seq>>>,
     /// A read mark is due to be sent shortly.
     read_scheduled: StoredValue<bool>,
 }
@@ -147,7 +165,7 @@ pub struct Typist {
 pub const TYPING_SHOWN_MS: f64 = 5_000.0;
 
 /// Where a message is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Place {
     /// In the channel's log: it can open its thread.
     Channel,
@@ -179,8 +197,16 @@ pub struct Older {
 
 impl Chat {
     pub fn new(me: Me) -> Self {
+        let me = RwSignal::new(me);
+        let editing = RwSignal::new(None);
+        let picker = RwSignal::new(None);
+        let highlight = RwSignal::new(None);
         Chat {
-            me: RwSignal::new(me),
+            me,
+            identity: Memo::new(move |_| match &*me.read() {
+                Me::Named(identity) => Some(identity.clone()),
+                _ => None,
+            }),
             hydrated: RwSignal::new(false),
             channels: RwSignal::new(None),
             directs: RwSignal::new(Vec::new()),
@@ -194,14 +220,17 @@ impl Chat {
             reload: RwSignal::new(0),
             older: RwSignal::new(Older::default()),
             thread: RwSignal::new(None),
-            editing: RwSignal::new(None),
-            picker: RwSignal::new(None),
-            highlight: RwSignal::new(None),
+            editing,
+            picker,
+            highlight,
             unread: RwSignal::new(Vec::new()),
             divider: RwSignal::new(None),
             typing: RwSignal::new(Vec::new()),
             members: RwSignal::new(None),
             show_members: RwSignal::new(false),
+            editing_of: StoredValue::new(Selector::new(move || editing.get())),
+            picker_of: StoredValue::new(Selector::new(move || picker.get())),
+            highlight_of: StoredValue::new(Selector::new(move || highlight.get())),
             read_scheduled: StoredValue::new(false),
         }
     }
@@ -429,18 +458,38 @@ impl Chat {
 
     /// The signed-in name, if any (tracked).
     pub fn name(&self) -> Option<DisplayName> {
-        match self.me.get() {
-            Me::Named(me) => Some(me.name),
-            _ => None,
-        }
+        self.identity
+            .with(|me| me.as_ref().map(|me| me.name.clone()))
+    }
+
+    /// My identity while named, not tracked.
+    pub fn identity_untracked(&self) -> Option<Identity> {
+        self.identity.get_untracked()
+    }
+
+    /// Whether message `seq` is being edited in `place` (tracked for it
+    /// alone).
+    pub fn is_editing(&self, place: Place, seq: Seq) -> bool {
+        self.editing_of
+            .with_value(|of| of.selected(&Some((place, seq))))
+    }
+
+    /// Whether the reaction picker of message `seq` in `place` is open
+    /// (tracked for it alone).
+    pub fn is_picking(&self, place: Place, seq: Seq) -> bool {
+        self.picker_of
+            .with_value(|of| of.selected(&Some((place, seq))))
+    }
+
+    /// Whether message `seq` of the open channel is highlighted (tracked
+    /// for it alone).
+    pub fn is_highlighted(&self, seq: Seq) -> bool {
+        self.highlight_of.with_value(|of| of.selected(&Some(seq)))
     }
 
     /// The signed-in identity's number, if any (tracked).
     pub fn my_id(&self) -> Option<IdentityId> {
-        self.me.with(|me| match me {
-            Me::Named(me) => Some(me.id),
-            _ => None,
-        })
+        self.identity.with(|me| me.as_ref().map(|me| me.id))
     }
 
     /// Sends a frame on the socket; `false` if it is not open.
@@ -503,6 +552,35 @@ impl Chat {
         });
         self.pump();
         client_id
+    }
+
+    /// Keeps the outbox in this tab's session storage, so that reloading
+    /// the page (or its crash) loses nothing typed and not yet
+    /// acknowledged: once the page runs and knows who I am, what was kept
+    /// for me comes back, pending messages are sent again (the server
+    /// stores a repeat once) and failed ones wait for their Retry.
+    /// Session storage is the tab's own: another tab does not send them
+    /// twice.
+    pub fn keep_outbox(self) {
+        use crate::client::storage;
+        Effect::new(move |restored: Option<Option<IdentityId>>| {
+            let me = self.my_id()?;
+            if restored.flatten() != Some(me) {
+                let kept = storage::outbox(me);
+                if !kept.is_empty() {
+                    self.outbox.update(|outbox| {
+                        for entry in kept {
+                            if !outbox.iter().any(|o| o.client_id == entry.client_id) {
+                                outbox.push(entry);
+                            }
+                        }
+                    });
+                    self.pump();
+                }
+            }
+            self.outbox.with(|outbox| storage::set_outbox(me, outbox));
+            Some(me)
+        });
     }
 
     /// Puts a failed message back in line (the Retry button).
@@ -926,6 +1004,36 @@ mod tests {
     use crate::model::MessageText;
     use chrono::Utc;
 
+    #[test]
+    fn a_kept_outbox_entry_comes_back_ready_to_send_again() {
+        let entry = |delivery| Outgoing {
+            client_id: "c1".into(),
+            channel: ChannelName::parse("general").unwrap(),
+            thread: Some(7),
+            text: "typed offline".into(),
+            delivery,
+            attempt: 3,
+            in_flight: true,
+        };
+        for delivery in [Delivery::Pending, Delivery::Failed("refused".into())] {
+            let json = serde_json::to_string(&entry(delivery.clone())).unwrap();
+            assert!(
+                !json.contains("attempt") && !json.contains("in_flight"),
+                "{json}"
+            );
+            let back: Outgoing = serde_json::from_str(&json).unwrap();
+            // Not in flight on a socket that is gone: the pump sends it.
+            assert_eq!(
+                back,
+                Outgoing {
+                    attempt: 0,
+                    in_flight: false,
+                    ..entry(delivery)
+                }
+            );
+        }
+    }
+
     fn message(seq: u64) -> Message {
         let ada = Identity {
             id: 1,
@@ -959,8 +1067,9 @@ mod tests {
         assert_eq!(Step::of(5, 8), Step::Gap);
     }
 
-    #[test]
-    fn applying_events_skips_repeats_and_follows_the_cursor() {
+    #[tokio::test]
+    async fn applying_events_skips_repeats_and_follows_the_cursor() {
+        let _ = any_spawner::Executor::init_tokio();
         let owner = Owner::new();
         owner.with(|| {
             let chat = Chat::new(Me::Unknown);
@@ -995,8 +1104,9 @@ mod tests {
         });
     }
 
-    #[test]
-    fn edits_reactions_and_replies_change_the_held_messages_once() {
+    #[tokio::test]
+    async fn edits_reactions_and_replies_change_the_held_messages_once() {
+        let _ = any_spawner::Executor::init_tokio();
         let owner = Owner::new();
         owner.with(|| {
             let chat = Chat::new(Me::Unknown);

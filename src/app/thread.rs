@@ -3,9 +3,10 @@
 //! over it on a phone. Replies arrive live through the channel's socket.
 
 use super::awareness::TypingStatus;
+use super::channel::with_reader;
 use super::composer::Composer;
 use super::lazy::{Loading, OnDemand};
-use super::message::{MessageItem, OutgoingItem, Place};
+use super::message::{on_log_click, MessageItem, OutgoingItem, Place};
 use super::state::{Chat, OpenThread};
 use crate::api::fetch_thread;
 use crate::model::{ChannelName, Seq};
@@ -164,11 +165,20 @@ fn ThreadBody(channel: ChannelName) -> impl IntoView {
             log.set_scroll_top(log.scroll_height());
         }
     });
+    let on_click = on_log_click(chat, channel.clone(), Place::Thread);
     let parent_channel = channel.clone();
     let reply_channel = channel.clone();
     view! {
-        <div class="thread-log" role="log" aria-label="Thread messages" node_ref=log>
+        <div
+            class="thread-log"
+            role="log"
+            aria-label="Thread messages"
+            node_ref=log
+            on:click=on_click
+        >
             {move || {
+                // Drawn for its reader (see `MessageItem`).
+                chat.my_id();
                 parent
                     .get()
                     .map(|message| {
@@ -179,9 +189,13 @@ fn ThreadBody(channel: ChannelName) -> impl IntoView {
                         }
                     })
             }}
-            <For each=move || replies.get() key=|m| m.clone() let:message>
-                <MessageItem message channel=channel.clone() place=Place::Thread/>
-            </For>
+            <For
+                each=move || with_reader(chat, replies.get())
+                key=|read| read.clone()
+                children=move |(_, message)| {
+                    view! { <MessageItem message channel=channel.clone() place=Place::Thread/> }
+                }
+            />
             <For
                 each=move || outgoing.get()
                 key=|o| (o.client_id.clone(), o.delivery.clone())

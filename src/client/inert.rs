@@ -3,7 +3,8 @@
 //! effects, which never run during server rendering.
 
 pub mod storage {
-    use crate::model::{ChannelName, DisplayName};
+    use crate::app::state::Outgoing;
+    use crate::model::{ChannelName, DisplayName, IdentityId};
 
     pub fn name() -> Option<String> {
         None
@@ -16,6 +17,12 @@ pub mod storage {
     }
 
     pub fn set_channel(_: Option<&ChannelName>) {}
+
+    pub fn outbox(_: IdentityId) -> Vec<Outgoing> {
+        Vec::new()
+    }
+
+    pub fn set_outbox(_: IdentityId, _: &[Outgoing]) {}
 }
 
 pub mod notify {

@@ -73,7 +73,7 @@ pub fn start(chat: Chat) {
             link: None,
             heard_at: js_sys::Date::now(),
             pinged_at: js_sys::Date::now(),
-            idle_timeout_ms: 60_000.0,
+            idle_timeout_ms: 20_000.0,
             attempt: 0,
             generation: 0,
         });
@@ -260,7 +260,7 @@ fn connect() {
             }
         });
         if let Some(text) = event.data().as_string() {
-            match serde_json::from_str::<ServerEvent>(&text) {
+            match ServerEvent::from_json(&text) {
                 Ok(event) => chat.apply(event),
                 Err(err) => leptos::logging::warn!("unreadable server event: {err}"),
             }

@@ -1,12 +1,23 @@
 //! What this browser remembers, in localStorage: the display name and the
-//! last channel. The identity token is not here: it is an HttpOnly cookie
-//! that page script cannot read.
+//! last channel; and, in the tab's sessionStorage, its outbox. The
+//! identity token is not here: it is an HttpOnly cookie that page script
+//! cannot read.
 
-use crate::model::{ChannelName, DisplayName};
-use gloo_storage::{LocalStorage, Storage};
+use crate::app::state::Outgoing;
+use crate::model::{ChannelName, DisplayName, IdentityId};
+use gloo_storage::{LocalStorage, SessionStorage, Storage};
+use serde::{Deserialize, Serialize};
 
 const NAME_KEY: &str = "flack.name";
 const CHANNEL_KEY: &str = "flack.channel";
+const OUTBOX_KEY: &str = "flack.outbox";
+
+/// The outbox as kept: whose it is, and the messages.
+#[derive(Serialize, Deserialize)]
+struct Kept<T> {
+    identity: IdentityId,
+    outbox: T,
+}
 
 fn put(key: &str, value: Option<&str>) {
     match value {
@@ -32,4 +43,29 @@ pub fn channel() -> Option<String> {
 
 pub fn set_channel(channel: Option<&ChannelName>) {
     put(CHANNEL_KEY, channel.map(ChannelName::as_str));
+}
+
+/// The messages kept for `me` in this tab (none if they were someone
+/// else's, or unreadable).
+pub fn outbox(me: IdentityId) -> Vec<Outgoing> {
+    SessionStorage::get::<Kept<Vec<Outgoing>>>(OUTBOX_KEY)
+        .ok()
+        .filter(|kept| kept.identity == me)
+        .map(|kept| kept.outbox)
+        .unwrap_or_default()
+}
+
+pub fn set_outbox(me: IdentityId, outbox: &[Outgoing]) {
+    if outbox.is_empty() {
+        SessionStorage::delete(OUTBOX_KEY);
+    } else {
+        // Storage can be full or disabled; keeping is then skipped.
+        let _ = SessionStorage::set(
+            OUTBOX_KEY,
+            Kept {
+                identity: me,
+                outbox,
+            },
+        );
+    }
 }

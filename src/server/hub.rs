@@ -16,10 +16,10 @@
 
 use super::store::{Change, ChannelId, Loaded, Store, StoreError, StoredEvent, Write};
 use crate::model::{
-    search_words, ChannelHistory, ChannelName, ChannelSummary, Emoji, ErrorCode, Identity,
-    IdentityId, Member, Message, MessageContext, MessageText, OlderMessages, Reaction, Refusal,
-    SearchHit, Seq, Thread, UnreadCount, HISTORY_LIMIT, MAX_REACTIONS, OLDER_PAGE, SEARCH_LIMIT,
-    THREAD_PAGE,
+    check_seq, search_words, ChannelHistory, ChannelName, ChannelSummary, Emoji, ErrorCode,
+    Identity, IdentityId, Member, Message, MessageContext, MessageText, OlderMessages, Reaction,
+    Refusal, SearchHit, Seq, Thread, UnreadCount, HISTORY_LIMIT, MAX_REACTIONS, OLDER_PAGE,
+    SEARCH_LIMIT, THREAD_PAGE,
 };
 
 /// Most direct conversations a server holds.
@@ -86,6 +86,9 @@ pub enum Notice {
     /// These channels changed since the last tick: each connection works
     /// out its person's unread counts of those it does not follow.
     Activity(Arc<[ChannelName]>),
+    /// These identities ended (signed out, expired): their connections
+    /// close, and with them every subscription they held.
+    Ended(Arc<[IdentityId]>),
 }
 
 /// A message to post: its text, and what the server worked out about it.
@@ -457,6 +460,14 @@ impl Hub {
         let _ = self.directory.send(Notice::Beat);
     }
 
+    /// Ends the connections of identities that no longer exist (signed
+    /// out or expired), wherever they are.
+    pub fn ended(&self, ids: &[IdentityId]) {
+        if !ids.is_empty() {
+            let _ = self.directory.send(Notice::Ended(ids.into()));
+        }
+    }
+
     /// Creates a channel, announcing it to every connection once stored.
     /// Refused if the name is taken (names are lowered, so
     /// case-insensitively) or the hub is full.
@@ -645,6 +656,7 @@ impl Hub {
         viewer: Option<IdentityId>,
         before: Seq,
     ) -> Result<OlderMessages, Refusal> {
+        check_seq(before)?;
         let channel = self.visible_channel(name, viewer)?;
         let (messages, more) = self
             .store
@@ -705,6 +717,7 @@ impl Hub {
         viewer: Option<IdentityId>,
         seq: Seq,
     ) -> Result<Thread, Refusal> {
+        check_seq(seq)?;
         let channel = self.visible_channel(name, viewer)?;
         let state = lock(&channel.state);
         let mut message = state
@@ -810,6 +823,9 @@ impl Hub {
     /// stored again: its answer is the first one's number, once that is
     /// stored.
     pub fn post(&self, name: &ChannelName, author: &Identity, draft: Draft) -> Pending<Seq> {
+        if let Some(Err(refusal)) = draft.thread.map(check_seq) {
+            return Pending::ready(Err(refusal));
+        }
         match self.start_post(name, author, draft) {
             Ok(pending) => pending,
             Err(refusal) => Pending::ready(Err(refusal)),
@@ -908,6 +924,9 @@ impl Hub {
         text: MessageText,
         mentions: Vec<Identity>,
     ) -> Pending<()> {
+        if let Err(refusal) = check_seq(seq) {
+            return Pending::ready(Err(refusal));
+        }
         let mut mentions = mentions;
         only_people_of(name, &mut mentions);
         let start = || -> Result<Pending<()>, Refusal> {
@@ -957,6 +976,9 @@ impl Hub {
         emoji: Emoji,
         on: bool,
     ) -> Pending<()> {
+        if let Err(refusal) = check_seq(seq) {
+            return Pending::ready(Err(refusal));
+        }
         let start = || -> Result<Pending<()>, Refusal> {
             let channel = self.visible_channel(name, Some(who.id))?;
             let mut state = lock(&channel.state);
@@ -1013,6 +1035,9 @@ impl Hub {
     /// author. A message with replies is not deleted: its thread would be
     /// lost to the people who replied.
     pub fn delete(&self, name: &ChannelName, seq: Seq, by: IdentityId) -> Pending<()> {
+        if let Err(refusal) = check_seq(seq) {
+            return Pending::ready(Err(refusal));
+        }
         match self.start_delete(name, seq, by) {
             Ok(pending) => pending,
             Err(refusal) => Pending::ready(Err(refusal)),
@@ -1129,6 +1154,7 @@ impl Hub {
         viewer: Option<IdentityId>,
         seq: Seq,
     ) -> Result<MessageContext, Refusal> {
+        check_seq(seq)?;
         let channel = self.visible_channel(name, viewer)?;
         let (message, window_start) = {
             let state = lock(&channel.state);
@@ -1169,6 +1195,7 @@ impl Hub {
         viewer: Option<IdentityId>,
         after: Seq,
     ) -> Result<OlderMessages, Refusal> {
+        check_seq(after)?;
         let channel = self.visible_channel(name, viewer)?;
         let (messages, more) = self
             .store
@@ -1240,6 +1267,7 @@ impl Hub {
     /// never moves back. The first mark makes me a member: the channel's
     /// followers hear of it.
     pub fn mark_read(&self, me: &Identity, name: &ChannelName, seq: Seq) -> Result<(), Refusal> {
+        check_seq(seq)?;
         let channel = self.visible_channel(name, Some(me.id))?;
         let seq = seq.min(lock(&channel.state).last_seq);
         let first = {
@@ -1307,6 +1335,14 @@ impl Hub {
         self.awareness().online.contains_key(&id)
     }
 
+    /// How many connections `id` has open.
+    pub fn connections(&self, id: IdentityId) -> usize {
+        self.awareness()
+            .online
+            .get(&id)
+            .map_or(0, |entry| entry.1 as usize)
+    }
+
     /// A connection of `who` opened; online from the next tick.
     pub fn connected(&self, who: &Identity) {
         let mut awareness = self.awareness();
@@ -1329,6 +1365,19 @@ impl Hub {
         }
     }
 
+    /// Whether `who` may say they are typing in `name` (or a thread of it).
+    pub fn may_type(
+        &self,
+        name: &ChannelName,
+        who: &Identity,
+        thread: Option<Seq>,
+    ) -> Result<(), Refusal> {
+        if let Some(thread) = thread {
+            check_seq(thread)?;
+        }
+        self.visible_channel(name, Some(who.id)).map(|_| ())
+    }
+
     /// Passes on that `who` is typing in `name` (or the thread of message
     /// `thread` there), or stopped, to its followers: not numbered, not
     /// stored.
@@ -1339,6 +1388,9 @@ impl Hub {
         thread: Option<Seq>,
         on: bool,
     ) -> Result<(), Refusal> {
+        if let Some(thread) = thread {
+            check_seq(thread)?;
+        }
         let channel = self.visible_channel(name, Some(who.id))?;
         let event = ServerEvent::Typing {
             channel: name.clone(),

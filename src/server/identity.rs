@@ -432,8 +432,8 @@ impl Identities {
     }
 
     /// Removes the identities not used since `before`, freeing their
-    /// names; their number.
-    pub fn expire(&self, before: DateTime<Utc>) -> usize {
+    /// names; their ids.
+    pub fn expire(&self, before: DateTime<Utc>) -> Vec<IdentityId> {
         let mut registry = self.registry();
         let idle: Vec<IdentityId> = registry
             .by_id
@@ -447,7 +447,7 @@ impl Identities {
             self.store
                 .write(Write::RemoveIdentity { id: *id }, Box::new(|_| {}));
         }
-        idle.len()
+        idle
     }
 }
 
@@ -574,8 +574,13 @@ mod tests {
     async fn idle_identities_expire_and_their_names_are_freed() {
         let ids = identities(10);
         let (token, _) = ids.claim(None, name("ada"), free).await.unwrap();
-        assert_eq!(ids.expire(Utc::now() - chrono::Duration::days(1)), 0);
-        assert_eq!(ids.expire(Utc::now() + chrono::Duration::seconds(1)), 1);
+        assert!(ids
+            .expire(Utc::now() - chrono::Duration::days(1))
+            .is_empty());
+        assert_eq!(
+            ids.expire(Utc::now() + chrono::Duration::seconds(1)).len(),
+            1
+        );
         assert!(ids.resolve(&token.hash()).is_none());
         assert!(ids.is_empty());
         ids.claim(None, name("ada"), free).await.unwrap();

@@ -16,6 +16,7 @@ pub mod hub;
 pub mod identity;
 pub mod limits;
 pub mod origin;
+pub mod proxy;
 pub mod settings;
 pub mod site;
 pub mod socket;
@@ -37,6 +38,7 @@ use identity::Identities;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use limits::Limits;
+use proxy::TrustedProxies;
 use settings::Settings;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -160,7 +162,11 @@ impl Server {
             }
         });
         let sweeper = tokio::spawn(sweep(state.clone()));
-        let task = tokio::spawn(serve(listener, router(state), shutdown));
+        let proxies = Arc::new(state.settings.trusted_proxies.clone());
+        if !proxies.is_empty() {
+            tracing::info!(%proxies, "X-Forwarded-For believed from these proxies");
+        }
+        let task = tokio::spawn(serve(listener, router(state), proxies, shutdown));
         Ok(Server {
             addr,
             hub,
@@ -200,8 +206,9 @@ async fn sweep(state: AppState) {
     loop {
         if let Some(before) = days(state.settings.identity_days) {
             let removed = state.identities.expire(before);
-            if removed > 0 {
-                tracing::info!(removed, "idle identities removed");
+            if !removed.is_empty() {
+                tracing::info!(removed = removed.len(), "idle identities removed");
+                state.hub.ended(&removed);
             }
         }
         // The read marks of identities removed (expired or signed out).
@@ -326,7 +333,12 @@ async fn limit_url(request: Request, next: Next) -> Response {
 }
 
 /// Accepts connections until `shutdown`, then drains them.
-async fn serve(listener: TcpListener, app: Router, shutdown: watch::Receiver<bool>) {
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    proxies: Arc<TrustedProxies>,
+    shutdown: watch::Receiver<bool>,
+) {
     let mut http = HttpBuilder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
@@ -351,10 +363,19 @@ async fn serve(listener: TcpListener, app: Router, shutdown: watch::Receiver<boo
             () = &mut stopping => break,
         };
         let _ = stream.set_nodelay(true);
-        // Handlers that need the peer's address (the per-IP cap) find it
-        // as axum's ConnectInfo.
+        // Handlers that need the client's address (the per-address
+        // limits) find it as axum's ConnectInfo: the peer's, or, from a
+        // trusted reverse proxy, the one it forwarded.
+        let proxies = Arc::clone(&proxies);
         let service = app.clone().map_request(move |mut request: Request<_>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
+            let forwarded = request
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .map(|value| value.as_bytes());
+            let client = proxies.client(peer.ip(), forwarded);
+            let client = SocketAddr::new(client, peer.port());
+            request.extensions_mut().insert(ConnectInfo(client));
             request
         });
         let service = TowerToHyperService::new(service);

@@ -5,6 +5,7 @@
 //! Every setting is declared once, in the [`settings!`] list below, which
 //! makes the flag, the file key, the field and the default from it.
 
+use super::proxy::TrustedProxies;
 use crate::model::DEFAULT_MAX_CHANNELS;
 use clap::{Parser, Subcommand};
 use serde::Deserialize;
@@ -70,6 +71,11 @@ settings! {
     /// Address and port to listen on [file: addr; default: 127.0.0.1:3000,
     /// or LEPTOS_SITE_ADDR when run by cargo-leptos].
     addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 3000)), "FLACK_ADDR";
+    /// A file the address actually listened on is written to once
+    /// connections are accepted: how a supervisor or a test that starts
+    /// the server on port 0 learns the port the system chose [file:
+    /// addr_file; default: none].
+    addr_file: String = String::new(), "FLACK_ADDR_FILE";
     /// The SQLite file that holds channels, messages and identities;
     /// `:memory:` keeps nothing [file: database; default: flack.db].
     database: String = "flack.db".into(), "FLACK_DATABASE";
@@ -90,8 +96,10 @@ settings! {
     /// [file: secure_cookie; default: false].
     secure_cookie: bool = false, "FLACK_SECURE_COOKIE";
     /// Seconds a WebSocket may stay silent before it is closed; it is
-    /// pinged every third of that [file: idle_timeout_secs; default: 60].
-    idle_timeout_secs: u64 = 60, "FLACK_IDLE_TIMEOUT_SECS";
+    /// pinged every third of that, so a link that died without a word is
+    /// noticed within 27 s (the browser, which pings too, within 21 s)
+    /// [file: idle_timeout_secs; default: 20].
+    idle_timeout_secs: u64 = 20, "FLACK_IDLE_TIMEOUT_SECS";
     /// Sends a connection may make at once before the rate applies
     /// [file: send_burst; default: 10].
     send_burst: u32 = 10, "FLACK_SEND_BURST";
@@ -107,6 +115,12 @@ settings! {
     /// Open WebSocket connections per IP address; 0 turns the limit off
     /// [file: connections_per_ip; default: 64].
     connections_per_ip: usize = 64, "FLACK_CONNECTIONS_PER_IP";
+    /// Reverse proxies in front of Flack, comma-separated addresses or
+    /// blocks (`127.0.0.1,10.0.0.0/8`): from them, the client's address
+    /// for the per-address limits is read from `X-Forwarded-For`; from
+    /// anyone else that header is ignored [file: trusted_proxies; default:
+    /// none].
+    trusted_proxies: TrustedProxies = TrustedProxies::default(), "FLACK_TRUSTED_PROXIES";
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -175,6 +189,33 @@ mod tests {
         let s = Settings::resolve(&args(&["--max-channels", "9"], &path), fallback).unwrap();
         assert_eq!(s.max_channels, 9);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn trusted_proxies_are_read_from_the_file_and_the_flag_and_bad_ones_refused() {
+        let path = std::env::temp_dir().join(format!("flack-proxies-{}.toml", std::process::id()));
+        let fallback: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        assert!(Settings::default().trusted_proxies.is_empty());
+
+        std::fs::write(
+            &path,
+            "[server]\ntrusted_proxies = \"127.0.0.1, 10.0.0.0/8\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(&args(&[], &path), fallback).unwrap();
+        assert_eq!(s.trusted_proxies.to_string(), "127.0.0.1/32, 10.0.0.0/8");
+        let s = Settings::resolve(&args(&["--trusted-proxies", "::1"], &path), fallback).unwrap();
+        assert_eq!(s.trusted_proxies.to_string(), "::1/128");
+
+        std::fs::write(&path, "[server]\ntrusted_proxies = \"nginx\"\n").unwrap();
+        let err = Settings::resolve(&args(&[], &path), fallback).unwrap_err();
+        assert!(
+            err.contains("\u{201c}nginx\u{201d} is not an IP address"),
+            "{err}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        let argv = ["flack", "--trusted-proxies", "10.0.0.0/99"];
+        assert!(Args::try_parse_from(argv).is_err());
     }
 
     #[test]

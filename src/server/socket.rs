@@ -30,7 +30,9 @@ use axum::response::Response;
 use axum::Extension;
 use futures_util::SinkExt;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 use tokio::sync::broadcast::{
     self,
@@ -85,40 +87,57 @@ pub async fn upgrade(
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |mut socket| async move {
-            let admission = match admission {
-                Ok(admission) => admission,
-                Err(refusal) => {
-                    // Told why, then closed: 1008, policy violation.
-                    let event = ServerEvent::refusal(refusal, None);
-                    let _ = socket.send(WsMessage::Text(event.to_json().into())).await;
-                    let _ = socket
-                        .send(WsMessage::Close(Some(CloseFrame {
-                            code: 1008,
-                            reason: "too many connections".into(),
-                        })))
-                        .await;
-                    return;
-                }
-            };
-            let budget = state.limits.send_budget();
-            let connection = Connection {
-                socket,
-                state,
-                token,
-                budget,
-                joined: None,
-                pending: VecDeque::new(),
-                heard: Instant::now(),
-                typed: None,
-                _admission: admission,
-                _online: None,
-            };
-            // Boxed, and so are the larger steps inside it (a message's
-            // handling, a batch of events, a resync): an idle connection
-            // then holds ~5.5 KiB in all rather than ~10 (docs/benchmarks.md).
-            Box::pin(connection.run()).await
-        })
+        .on_upgrade(move |socket| start(socket, state, token, admission))
+}
+
+/// The connection's task: everything it owns goes into one box, made
+/// here outside any `async` block, so that the task holds a pointer to
+/// it rather than a second copy (captured values stay in an `async`
+/// block's state even once moved out). The steps of its loop but the
+/// wait are boxed too (a message's handling, a batch of events, a
+/// resync, a notice, the greeting), so the wait is the largest state: an
+/// idle connection then holds ~4 KiB in all (docs/benchmarks.md).
+fn start(
+    socket: WebSocket,
+    state: AppState,
+    token: Option<TokenHash>,
+    admission: Result<Option<Admission>, Refusal>,
+) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    let admission = match admission {
+        Ok(admission) => admission,
+        Err(refusal) => return Box::pin(turn_away(socket, refusal)),
+    };
+    let budget = state.limits.send_budget();
+    let mut connection = Connection {
+        socket,
+        state,
+        token,
+        budget,
+        joined: None,
+        pending: VecDeque::new(),
+        heard: Instant::now(),
+        typed: None,
+        typing: false,
+        typing_later: None,
+        _admission: admission,
+        online: None,
+    };
+    // `run` borrows: an `async fn` that takes its receiver by value keeps
+    // two copies of it in its state (the argument and the binding).
+    Box::pin(async move { connection.run().await })
+}
+
+/// Tells a connection over its address's limit why, then closes it
+/// (1008, policy violation).
+async fn turn_away(mut socket: WebSocket, refusal: Refusal) {
+    let event = ServerEvent::refusal(refusal, None);
+    let _ = socket.send(WsMessage::Text(event.to_json().into())).await;
+    let _ = socket
+        .send(WsMessage::Close(Some(CloseFrame {
+            code: 1008,
+            reason: "too many connections".into(),
+        })))
+        .await;
 }
 
 struct Connection {
@@ -133,12 +152,18 @@ struct Connection {
     pending: VecDeque<Reply>,
     /// When the client was last heard from.
     heard: Instant,
-    /// When a `typing` frame of this connection's was last passed on.
+    /// Typing as passed on: when the last `on` went out (none since the
+    /// last send), and whether followers were last told "typing".
     typed: Option<Instant>,
+    typing: bool,
+    /// A `typing: on` that came too soon after the last one went out and
+    /// goes out when the interval ends (unless a stop or a send comes
+    /// first). Boxed: most connections never have one.
+    typing_later: Option<Box<TypingLater>>,
     /// Holds this connection's place in its address's count.
     _admission: Option<Admission>,
     /// Counts this connection's person as online while it lives.
-    _online: Option<Online>,
+    online: Option<Online>,
 }
 
 /// A person's connection, counted online until dropped (however the
@@ -206,6 +231,7 @@ enum Wake {
     Channel(Result<Frame, RecvError>),
     Directory(Result<Notice, RecvError>),
     Reply(Option<Frame>),
+    TypingDue,
 }
 
 /// The socket is gone: stop.
@@ -220,28 +246,21 @@ async fn next_event(
     }
 }
 
+/// When a waiting `typing: on` is due; never without one.
+async fn typing_due(later: Option<&TypingLater>) {
+    match later {
+        Some(later) => tokio::time::sleep_until(later.at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 impl Connection {
-    async fn run(mut self) {
+    async fn run(&mut self) {
         // Subscribe before listing, so no channel created in between is
         // missed (one may be seen twice; clients ignore the repeat).
         let mut directory = self.state.hub.subscribe_directory();
-        if self.send(self.hello()).await.is_err() {
+        if Box::pin(self.greet()).await.is_err() {
             return;
-        }
-        if let Some(me) = self.me() {
-            self.state.hub.connected(&me);
-            self._online = Some(Online {
-                hub: self.state.hub.clone(),
-                id: me.id,
-            });
-            let counts = self.state.hub.unread_all(me.id);
-            if self
-                .send(ServerEvent::Unread { counts }.to_json().into())
-                .await
-                .is_err()
-            {
-                return;
-            }
         }
         let stopping = super::stopping(self.state.shutdown.clone());
         tokio::pin!(stopping);
@@ -253,10 +272,11 @@ impl Connection {
                 incoming = self.socket.recv(), if reading => Wake::Incoming(incoming),
                 event = next_event(&mut self.joined) => Wake::Channel(event),
                 event = directory.recv() => Wake::Directory(event),
+                () = typing_due(self.typing_later.as_deref()) => Wake::TypingDue,
             };
             let step = match wake {
                 Wake::Shutdown => {
-                    self.close("server shutting down").await;
+                    Box::pin(self.close("server shutting down")).await;
                     return;
                 }
                 Wake::Incoming(Some(Ok(message))) => {
@@ -265,15 +285,11 @@ impl Connection {
                 }
                 Wake::Incoming(_) => return,
                 Wake::Reply(answer) => Box::pin(self.send_replies(answer)).await,
-                Wake::Directory(Ok(Notice::Beat)) => self.keep_alive().await,
-                Wake::Directory(Ok(Notice::All(frame))) => self.send(frame).await,
-                Wake::Directory(Ok(Notice::To(ids, frame))) => match self.me() {
-                    Some(me) if ids.contains(&me.id) => self.send(frame).await,
-                    _ => Ok(()),
-                },
-                Wake::Directory(Ok(Notice::Activity(channels))) => {
-                    self.unread_changed(&channels).await
+                Wake::TypingDue => {
+                    self.typing_due();
+                    Ok(())
                 }
+                Wake::Directory(Ok(notice)) => Box::pin(self.on_notice(notice)).await,
                 Wake::Channel(Ok(frame)) => Box::pin(self.send_queued(frame)).await,
                 Wake::Channel(Err(RecvError::Lagged(missed))) => {
                     tracing::debug!(missed, "connection fell behind its channel; resyncing");
@@ -289,12 +305,52 @@ impl Connection {
                 Wake::Directory(Err(_)) => {
                     // Fell behind on channel creations: send the whole list.
                     directory = directory.resubscribe();
-                    self.send(self.hello()).await
+                    Box::pin(self.send(self.hello())).await
                 }
             };
             if step.is_err() {
                 return;
             }
+        }
+    }
+
+    /// The hello, then, for a named person, counts them online and sends
+    /// their unread counts.
+    async fn greet(&mut self) -> Result<(), Gone> {
+        self.send(self.hello()).await?;
+        if let Some(me) = self.me() {
+            self.state.hub.connected(&me);
+            self.online = Some(Online {
+                hub: self.state.hub.clone(),
+                id: me.id,
+            });
+            let counts = self.state.hub.unread_all(me.id);
+            self.send(ServerEvent::Unread { counts }.to_json().into())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Acts on a notice to every connection: a heartbeat, a frame for all
+    /// or for some people, channels with new activity (unread counts).
+    async fn on_notice(&mut self, notice: Notice) -> Result<(), Gone> {
+        match notice {
+            Notice::Beat => self.keep_alive().await,
+            Notice::All(frame) => self.send(frame).await,
+            Notice::To(ids, frame) => match self.me() {
+                Some(me) if ids.contains(&me.id) => self.send(frame).await,
+                _ => Ok(()),
+            },
+            Notice::Activity(channels) => self.unread_changed(&channels).await,
+            Notice::Ended(ids) => match &self.online {
+                Some(online) if ids.contains(&online.id) => {
+                    tracing::info!("closing the connection of an identity that ended");
+                    self.close_with(crate::protocol::CLOSE_SIGNED_OUT, "signed out")
+                        .await;
+                    Err(Gone)
+                }
+                _ => Ok(()),
+            },
         }
     }
 
@@ -347,8 +403,12 @@ impl Connection {
 
     /// Says goodbye: 1001, going away, with the reason.
     async fn close(&mut self, reason: &'static str) {
+        self.close_with(1001, reason).await;
+    }
+
+    async fn close_with(&mut self, code: u16, reason: &'static str) {
         let frame = CloseFrame {
-            code: 1001,
+            code,
             reason: reason.into(),
         };
         let _ = self.socket.send(WsMessage::Close(Some(frame))).await;
@@ -490,6 +550,10 @@ impl Connection {
                 thread,
             } => match self.post(&channel, &text, client_id.as_deref(), thread) {
                 Ok((channel, pending)) => {
+                    // The message ends the typing, and its interval.
+                    self.typing = false;
+                    self.typed = None;
+                    self.typing_later = None;
                     self.pending.push_back(Reply::Send {
                         channel,
                         client_id,
@@ -552,24 +616,55 @@ impl Connection {
         }
     }
 
-    /// Passes on a `typing` frame, at most one `on` per
-    /// [`TYPING_EVERY_MS`] (the rest are dropped: a client that types on
-    /// is still typing), and an `off` only after an `on`.
+    /// Passes on a `typing` frame: at most one `on` per [`TYPING_EVERY_MS`]
+    /// (repeats while typing are dropped: a client that types on is still
+    /// typing; an `on` after a stop that comes too soon goes out when the
+    /// interval ends), and an `off` only after an `on` that went out. So
+    /// at most one of each per interval however they alternate, and
+    /// nobody's typing is lost. A send ends the typing (followers see the
+    /// message) and the interval, so the next line's first `on` goes out
+    /// at once.
     fn typing(&mut self, channel: &str, thread: Option<Seq>, on: bool) -> Result<(), Refusal> {
         let me = self.writer()?;
         let channel = ChannelName::parse(channel)?;
-        let every = Duration::from_millis(TYPING_EVERY_MS);
-        let pass = match (on, self.typed) {
-            (true, Some(at)) => at.elapsed() >= every,
-            (true, None) => true,
-            (false, typed) => typed.is_some(),
-        };
-        if !pass {
-            return Ok(());
+        let now = Instant::now();
+        self.typing_later = None;
+        match typing_step(on, self.typing, self.typed, now) {
+            TypingStep::Now => {
+                self.state.hub.typing(&channel, &me, thread, on)?;
+                if on {
+                    self.typed = Some(now);
+                }
+                self.typing = on;
+            }
+            TypingStep::At(at) => {
+                // Refused now if it would be refused then.
+                self.state.hub.may_type(&channel, &me, thread)?;
+                self.typing_later = Some(Box::new(TypingLater {
+                    at,
+                    channel,
+                    thread,
+                }));
+            }
+            TypingStep::Drop => {}
         }
-        self.state.hub.typing(&channel, &me, thread, on)?;
-        self.typed = on.then(Instant::now);
         Ok(())
+    }
+
+    /// The interval ended: the `on` that waited for it goes out.
+    fn typing_due(&mut self) {
+        let (Some(later), Some(me)) = (self.typing_later.take(), self.me()) else {
+            return;
+        };
+        if self
+            .state
+            .hub
+            .typing(&later.channel, &me, later.thread, true)
+            .is_ok()
+        {
+            self.typed = Some(Instant::now());
+            self.typing = true;
+        }
     }
 
     /// Waits for a change's commit in turn, or says why it was refused.
@@ -654,6 +749,38 @@ impl Connection {
     }
 }
 
+/// A `typing: on` waiting for its interval to end.
+struct TypingLater {
+    at: Instant,
+    channel: ChannelName,
+    thread: Option<Seq>,
+}
+
+/// What becomes of a `typing` frame.
+#[derive(Debug, PartialEq, Eq)]
+enum TypingStep {
+    /// It goes out now.
+    Now,
+    /// It goes out at this time, unless something else comes first.
+    At(Instant),
+    /// Nothing new: dropped.
+    Drop,
+}
+
+/// What becomes of a `typing` frame (`on`), given whether followers were
+/// last told "typing" and when the last `on` went out.
+fn typing_step(on: bool, typing: bool, last_on: Option<Instant>, now: Instant) -> TypingStep {
+    let every = Duration::from_millis(TYPING_EVERY_MS);
+    match (on, last_on) {
+        (true, None) => TypingStep::Now,
+        (true, Some(at)) if now.duration_since(at) >= every => TypingStep::Now,
+        (true, Some(_)) if typing => TypingStep::Drop,
+        (true, Some(at)) => TypingStep::At(at + every),
+        (false, _) if typing => TypingStep::Now,
+        (false, _) => TypingStep::Drop,
+    }
+}
+
 /// The `type`s of [`ClientFrame`].
 const KNOWN_FRAMES: [&str; 9] = [
     "join", "leave", "send", "edit", "react", "delete", "read", "typing", "ping",
@@ -703,5 +830,27 @@ mod tests {
 
         let err = parse_frame(r#"{"type":"send","channel":"general"}"#).unwrap_err();
         assert!(err.message.contains("text"), "{}", err.message);
+    }
+
+    #[test]
+    fn typing_goes_out_once_an_interval_either_way() {
+        use TypingStep::{At, Drop, Now};
+        let every = Duration::from_millis(TYPING_EVERY_MS);
+        let t0 = Instant::now();
+        // A first `on` goes out; repeats within the interval do not.
+        assert_eq!(typing_step(true, false, None, t0), Now);
+        assert_eq!(typing_step(true, true, Some(t0), t0 + every / 2), Drop);
+        assert_eq!(typing_step(true, true, Some(t0), t0 + every), Now);
+        // An `off` goes out only after an `on` that did.
+        assert_eq!(typing_step(false, true, Some(t0), t0), Now);
+        assert_eq!(typing_step(false, false, Some(t0), t0), Drop);
+        // Alternating does not reopen the interval: after on, off, the
+        // next `on` waits for the interval's end, and is not lost.
+        assert_eq!(
+            typing_step(true, false, Some(t0), t0 + every / 2),
+            At(t0 + every)
+        );
+        // After a send (no `on` since), the next line's first goes out.
+        assert_eq!(typing_step(true, false, None, t0 + every / 2), Now);
     }
 }

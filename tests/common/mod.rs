@@ -250,6 +250,42 @@ impl Client {
         }
     }
 
+    /// Connects once the server lets this address in: a refusal for too
+    /// many connections (a closed one may not be counted out yet) is
+    /// retried, as a client backing off would, for up to [`PATIENCE`].
+    pub async fn connect_when_admitted(addr: SocketAddr, cookie: Option<&str>) -> Client {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+            if let Some(cookie) = cookie {
+                request
+                    .headers_mut()
+                    .insert("cookie", HeaderValue::from_str(cookie).unwrap());
+            }
+            let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+            let mut client = Client { ws };
+            match client.next_any().await {
+                ServerEvent::Hello { .. } => return client,
+                ServerEvent::Error {
+                    code: flack::model::ErrorCode::TooManyConnections,
+                    ..
+                } => {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "a closed connection still counts against the address"
+                    );
+                    // The refused socket is closed by the server: wait for it.
+                    while let Some(Ok(message)) = client.ws.next().await {
+                        if message.is_close() {
+                            break;
+                        }
+                    }
+                }
+                other => panic!("expected hello, got {other:?}"),
+            }
+        }
+    }
+
     /// Connects like [`Client::connect`], also returning the server's epoch.
     pub async fn hello_epoch(addr: SocketAddr, cookie: Option<&str>) -> (Client, String) {
         let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
