@@ -114,12 +114,9 @@ pub async fn sign_out() -> Result<(), Refusal> {
     let state = ssr::state()?;
     ssr::answer(async {
         let token = ssr::token().ok_or_else(ssr::not_signed_in)?;
-        let me = ssr::identity(&state);
-        state.identities.sign_out(&token.hash()).await?;
-        if let Some(me) = me {
-            // Its sockets close, ending what they follow.
-            state.hub.ended(&[me.id]);
-        }
+        let ended = state.identities.sign_out(&token.hash()).await?;
+        // Its sockets close, ending what they follow.
+        state.hub.ended(&[ended]);
         ssr::set_token_cookie(None, state.settings.secure_cookie);
         Ok(())
     })
@@ -173,6 +170,7 @@ pub async fn older_messages(
         state
             .hub
             .older(&ChannelName::parse(&channel)?, viewer, before)
+            .await
     })
     .await
 }
@@ -234,6 +232,7 @@ pub async fn fetch_thread(channel: String, parent: Seq) -> Result<crate::model::
         state
             .hub
             .thread(&ChannelName::parse(&channel)?, viewer, parent)
+            .await
     })
     .await
 }
@@ -274,7 +273,7 @@ pub async fn search_messages(query: String) -> Result<Vec<crate::model::SearchHi
                 "A search can be at most 200 characters long.",
             ));
         }
-        state.hub.search(ssr::viewer(&state), &query)
+        state.hub.search(ssr::viewer(&state), &query).await
     })
     .await
 }
@@ -293,6 +292,7 @@ pub async fn message_context(
         state
             .hub
             .context(&ChannelName::parse(&channel)?, viewer, seq)
+            .await
     })
     .await
 }
@@ -311,6 +311,7 @@ pub async fn newer_messages(
         state
             .hub
             .newer(&ChannelName::parse(&channel)?, viewer, after)
+            .await
     })
     .await
 }

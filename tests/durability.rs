@@ -238,11 +238,12 @@ async fn the_backup_command_copies_a_live_server() {
     server.kill();
 
     let restored = SqliteStore::open(&copy.path()).unwrap();
-    let loaded = restored.load(100).unwrap();
+    let loaded = restored.load(100).await.unwrap();
     let general = &loaded.channels[0];
     assert!(general.last_seq >= 120, "everything acknowledged before it");
     let (older, _) = restored
-        .older(general.id, general.last_seq + 1, 1000)
+        .older(general.channel.id, general.last_seq + 1, 1000)
+        .await
         .unwrap();
     let seqs: Vec<u64> = older.iter().map(|m| m.seq).collect();
     assert_eq!(seqs, (1..=general.last_seq).collect::<Vec<_>>());

@@ -9,8 +9,6 @@ test.describe.configure({ mode: "serial" });
 const server = new OwnServer({}, true);
 test.beforeAll(async () => server.start());
 test.afterAll(async () => server.stop());
-// The port is known once the server runs.
-test.use({ baseURL: async ({}, use) => use(server.url) });
 
 const IMMUTABLE = "max-age=31536000, immutable";
 
@@ -19,7 +17,9 @@ const IMMUTABLE = "max-age=31536000, immutable";
 const VERSIONED = /^\/pkg\/[0-9a-f]{16}\/[^/]+\.(js|wasm)$/;
 const HASHED = /\.[0-9a-f]{16}\.(css|svg)$/;
 
-test("the binary alone serves the app, its files compressed and cached for good under hashed names; chunks come on first use", async ({ page }) => {
+test("the binary alone serves the app, its files compressed and cached for good under hashed names; chunks come on first use", async ({ browser }) => {
+  // The port is known once the server runs (after the fixtures).
+  const page = await (await browser.newContext({ baseURL: server.url })).newPage();
   const files: Response[] = [];
   page.on("response", (response) => {
     if (/\.(js|wasm|css|svg)$/.test(new URL(response.url()).pathname)) files.push(response);
@@ -63,7 +63,9 @@ test("the binary alone serves the app, its files compressed and cached for good 
   for (const extension of ["css", "js", "wasm"]) expect([...seen]).toContain(extension);
 });
 
-test("gzip goes to browsers without brotli; plain names must be revalidated; other files are not there", async ({ page, request }) => {
+test("gzip goes to browsers without brotli; plain names must be revalidated; other files are not there", async ({ browser, playwright }) => {
+  const page = await (await browser.newContext({ baseURL: server.url })).newPage();
+  const request = await playwright.request.newContext({ baseURL: server.url });
   await page.goto("/");
   const start = await page.locator("head script[nonce]").first().textContent();
   const wasm = /module_or_path: "([^"]+)"/.exec(start ?? "")?.[1];

@@ -9,8 +9,6 @@ test.describe.configure({ mode: "serial" });
 const server = new OwnServer({ FLACK_SEND_BURST: "10", FLACK_SEND_PER_SECOND: "5" });
 test.beforeAll(async () => server.start());
 test.afterAll(async () => server.stop());
-// The port is known once the server runs.
-test.use({ baseURL: async ({}, use) => use(server.url) });
 
 /** Types `count` messages into the field at once, each sent with Enter. */
 async function typeMany(page: import("@playwright/test").Page, prefix: string, count: number) {

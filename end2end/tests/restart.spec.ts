@@ -7,8 +7,6 @@ test.describe.configure({ mode: "serial" });
 const server = new OwnServer();
 test.beforeAll(async () => server.start());
 test.afterAll(async () => server.stop());
-// The port is known once the server runs.
-test.use({ baseURL: async ({}, use) => use(server.url) });
 
 for (const signal of ["SIGKILL", "SIGTERM"] as const) {
   test(`after the server is restarted (${signal}) both browsers come back to the same channel, messages and names`, async ({

@@ -877,14 +877,14 @@ impl Chat {
                 on,
             ),
             ServerEvent::Presence { online, offline } => self.presence(&online, &offline),
-            ServerEvent::Member { channel, member } => self.members.update(|members| {
-                if let Some((_, list)) = members.as_mut().filter(|(c, _)| *c == channel) {
-                    if !list.iter().any(|m| m.identity.id == member.identity.id) {
-                        list.push(member);
-                        sort_members(list);
-                    }
+            ServerEvent::Member { channel, member } => {
+                if self.open.get_untracked().as_ref() == Some(&channel) {
+                    // Kept even before the list has loaded: the load
+                    // merges, so a member who came meanwhile is not lost.
+                    self.members
+                        .update(|members| add_members(members, channel, vec![member]));
                 }
-            }),
+            }
         }
     }
 
@@ -917,7 +917,8 @@ impl Chat {
             if let Ok(mut list) = crate::api::channel_members(channel.to_string()).await {
                 sort_members(&mut list);
                 if chat.open.get_untracked().as_ref() == Some(&channel) {
-                    chat.members.set(Some((channel, list)));
+                    chat.members
+                        .update(|members| add_members(members, channel, list));
                 }
             }
         });
@@ -975,6 +976,32 @@ fn new_client_id() -> String {
     format!("{random:016x}")
 }
 
+/// Adds `more` to the members held for `channel` (starting afresh if
+/// another channel's are held). Members only ever join, so a list loaded
+/// and the events that came while it loaded are merged, never replaced.
+fn add_members(
+    held: &mut Option<(ChannelName, Vec<Member>)>,
+    channel: ChannelName,
+    more: Vec<Member>,
+) {
+    if held.as_ref().is_none_or(|(c, _)| *c != channel) {
+        *held = Some((channel, Vec::new()));
+    }
+    if let Some((_, list)) = held.as_mut() {
+        for member in more {
+            match list
+                .iter_mut()
+                .find(|m| m.identity.id == member.identity.id)
+            {
+                // The newer word on a member (a load) wins.
+                Some(known) => *known = member,
+                None => list.push(member),
+            }
+        }
+        sort_members(list);
+    }
+}
+
 /// Members by name.
 pub fn sort_members(list: &mut [Member]) {
     list.sort_by_key(|m| m.identity.name.key());
@@ -1003,6 +1030,41 @@ mod tests {
     use super::*;
     use crate::model::MessageText;
     use chrono::Utc;
+
+    #[test]
+    fn members_that_join_while_the_list_loads_are_kept() {
+        let member = |id: IdentityId, name: &str| Member {
+            identity: Identity {
+                id,
+                name: DisplayName::parse(name).unwrap(),
+            },
+            online: true,
+        };
+        let general = ChannelName::parse("general").unwrap();
+        let mut held = None;
+        // Cy's event comes before the list (fetched before she joined).
+        add_members(&mut held, general.clone(), vec![member(3, "cy")]);
+        add_members(
+            &mut held,
+            general.clone(),
+            vec![member(1, "ann"), member(2, "bob")],
+        );
+        let names: Vec<String> = held
+            .as_ref()
+            .unwrap()
+            .1
+            .iter()
+            .map(|m| m.identity.name.to_string())
+            .collect();
+        assert_eq!(names, ["ann", "bob", "cy"]);
+        // Another channel's list starts afresh.
+        add_members(
+            &mut held,
+            ChannelName::parse("random").unwrap(),
+            vec![member(1, "ann")],
+        );
+        assert_eq!(held.unwrap().1.len(), 1);
+    }
 
     #[test]
     fn a_kept_outbox_entry_comes_back_ready_to_send_again() {

@@ -1148,9 +1148,8 @@ fn fill(
     channels: u64,
     size: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use flack::model::{ChannelName, DisplayName, Identity, Message as Stored, MessageText};
-    use flack::protocol::ServerEvent;
-    use flack::server::store::{Change, SqliteStore, Store, StoredEvent, StoredIdentity, Write};
+    use flack::model::{ChannelName, DisplayName, Identity, MessageText};
+    use flack::server::store::{SqliteStore, Store, Write};
     if database.exists() {
         return Err(format!("{} exists already; name a new file", database.display()).into());
     }
@@ -1163,25 +1162,25 @@ fn fill(
         name: author.clone(),
     };
     store.write(
-        Write::PutIdentity(StoredIdentity {
-            id: 1,
+        Write::Claim {
+            presented: None,
             name: author.clone(),
-            token_hash: [0x42; 32],
-            created_at: now,
-            last_seen: now,
-        }),
+            new_token: [0x42; 32],
+            at: now,
+            max_identities: 1,
+        },
         Box::new(|_| {}),
     );
     let mut names = Vec::new();
     for id in 1..=channels {
         let name = ChannelName::parse(&format!("fill-{id}")).map_err(|r| r.message)?;
         names.push(name.clone());
+        // The store numbers channels 1, 2, ... in the order made.
         store.write(
             Write::CreateChannel {
-                id,
                 name,
-                created_at: now,
-                people: Vec::new(),
+                at: now,
+                max_channels: usize::MAX,
             },
             Box::new(|_| {}),
         );
@@ -1198,7 +1197,6 @@ fn fill(
         let end = (n + BLOCK).min(messages);
         for i in n..end {
             let channel = i % channels + 1;
-            let seq = i / channels + 1;
             // Words of a vocabulary, picked as often as people use
             // words (Zipf: the n-th most common about 1/n as often), so a
             // search meets common and rare words alike.
@@ -1209,44 +1207,29 @@ fn fill(
                 }
                 text.push_str(&vocabulary_word(zipf_rank(&mut rng)));
             }
-            let message = Stored::new(
-                seq,
-                &writer,
-                MessageText::parse(&text).map_err(|r| r.message)?,
-                now,
-            );
-            // What the server stores for a post: the message, and its
-            // event as sent, for the replay log.
-            let event = ServerEvent::Message {
-                channel: names[(channel - 1) as usize].clone(),
-                message: message.clone(),
-                thread: None,
-            };
-            let write = Write::Channel {
+            // What the server asks the store for a post; the store
+            // numbers it and logs it.
+            let write = Write::Post {
                 channel,
-                event: StoredEvent {
-                    seq,
-                    message_seq: Some(seq),
-                    json: event.to_json(),
-                },
-                changes: vec![Change::Insert {
-                    message,
-                    client_id: None,
-                }],
+                author: writer.clone(),
+                text: MessageText::parse(&text).map_err(|r| r.message)?,
+                thread: None,
+                mentions: Vec::new(),
+                client_id: None,
+                at: now,
             };
-            let done: Box<dyn FnOnce(Result<(), flack::server::store::StoreError>) + Send> =
-                if i + 1 == end {
-                    let done_tx = done_tx.clone();
-                    Box::new(move |r| {
-                        let _ = done_tx.send(r.map_err(|e| e.to_string()));
-                    })
-                } else {
-                    Box::new(|r| {
-                        if let Err(e) = r {
-                            eprintln!("a write failed: {e}");
-                        }
-                    })
-                };
+            let done: flack::server::store::Done = if i + 1 == end {
+                let done_tx = done_tx.clone();
+                Box::new(move |r| {
+                    let _ = done_tx.send(r.map(|_| ()).map_err(|e| e.to_string()));
+                })
+            } else {
+                Box::new(|r| {
+                    if let Err(e) = r {
+                        eprintln!("a write failed: {e}");
+                    }
+                })
+            };
             store.write(write, done);
         }
         outstanding += 1;
@@ -1341,7 +1324,10 @@ fn search(database: &std::path::Path, queries: usize) -> Result<(), Box<dyn std:
         return Err(format!("{path} does not exist; make it with `fill`").into());
     }
     let store = SqliteStore::open(path)?;
-    let all = |_| true;
+    // Reads run on a runtime's blocking threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let mut rng = Rng(42);
     let kinds: [(&str, Box<dyn Fn(&mut Rng) -> Vec<String>>); 6] = [
         (
@@ -1390,8 +1376,8 @@ fn search(database: &std::path::Path, queries: usize) -> Result<(), Box<dyn std:
         for _ in 0..queries {
             let words = make(&mut rng);
             let started = Instant::now();
-            found += store
-                .search(&words, &all, flack::model::SEARCH_LIMIT)?
+            found += runtime
+                .block_on(store.search(None, words, flack::model::SEARCH_LIMIT))?
                 .len();
             times.push(started.elapsed());
         }

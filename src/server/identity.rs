@@ -15,8 +15,8 @@
 //! (see `limits`), and identities unused for a configurable time are
 //! removed.
 
-use super::hub::{not_stored, Pending};
-use super::store::{Store, StoredIdentity, TokenHash, Write};
+use super::hub::refusal;
+use super::store::{write, Outcome, Store, StoreError, StoredIdentity, TokenHash, Write};
 use crate::model::{
     DisplayName, ErrorCode, Identity, IdentityId, MessageText, Refusal, MAX_DISPLAY_NAME_CHARS,
 };
@@ -74,7 +74,6 @@ struct Registry {
     by_hash: HashMap<TokenHash, IdentityId>,
     /// Name key (lowercase) to the identity that holds it.
     by_key: HashMap<String, IdentityId>,
-    next_id: IdentityId,
 }
 
 impl Registry {
@@ -105,17 +104,6 @@ pub struct Identities {
 }
 
 /// What a claim did.
-enum Claimed {
-    /// The holder claimed its own name again.
-    Again(StoredIdentity),
-    /// A new identity, or a new name for one: to be stored; `previous` is
-    /// what to restore if that fails.
-    Changed {
-        identity: StoredIdentity,
-        previous: Option<StoredIdentity>,
-    },
-}
-
 fn public(identity: &StoredIdentity) -> Identity {
     Identity {
         id: identity.id,
@@ -125,20 +113,13 @@ fn public(identity: &StoredIdentity) -> Identity {
 
 impl Identities {
     /// The identities the store holds; at most `max` at a time.
-    pub fn new(
-        store: Arc<dyn Store>,
-        stored: Vec<StoredIdentity>,
-        next_id: IdentityId,
-        max: usize,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, stored: Vec<StoredIdentity>, max: usize) -> Self {
         let mut registry = Registry {
             by_id: HashMap::with_capacity(stored.len()),
             by_hash: HashMap::with_capacity(stored.len()),
             by_key: HashMap::with_capacity(stored.len()),
-            next_id,
         };
         for identity in stored {
-            registry.next_id = registry.next_id.max(identity.id + 1);
             registry.insert(identity);
         }
         Identities {
@@ -201,125 +182,56 @@ impl Identities {
     ///   old name), or a new identity is made. Either must pass `admit`
     ///   (the per-address limit) first.
     ///
-    /// Answers once stored, with the token to set and who that is.
+    /// The store decides (its unique index on the lowered name, its count
+    /// of identities) and assigns a new identity's number; this answers
+    /// once stored, with the token to set and who that is.
     pub async fn claim(
         &self,
         presented: Option<&Token>,
         name: DisplayName,
         admit: impl FnOnce() -> Result<(), Refusal>,
     ) -> Result<(Token, Identity), Refusal> {
-        let (token, claimed) = self.decide(presented, name, admit)?;
-        let (identity, previous) = match claimed {
-            Claimed::Again(identity) => return Ok((token, public(&identity))),
-            Claimed::Changed { identity, previous } => (identity, previous),
+        let current = presented.and_then(|token| {
+            let registry = self.registry();
+            let id = registry.by_hash.get(&token.hash())?;
+            registry.by_id.get(id).cloned()
+        });
+        // Only a new identity or a new name counts against the address.
+        if current.as_ref().is_none_or(|c| c.name.key() != name.key()) {
+            let taken = self
+                .named(&name)
+                .is_some_and(|holder| Some(holder.id) != current.as_ref().map(|c| c.id));
+            if !taken {
+                admit()?;
+            }
+        }
+        let token = match &current {
+            Some(_) => presented.cloned().unwrap_or_else(Token::generate),
+            None => Token::generate(),
         };
-        let (answer, pending) = oneshot();
-        self.store.write(
-            Write::PutIdentity(identity.clone()),
-            Box::new(move |stored| {
-                let _ = answer.send(stored);
-            }),
-        );
-        match pending.await {
-            Ok(Ok(())) => Ok((token, public(&identity))),
-            result => {
-                // Not stored: undo, so the name is not held by nobody.
-                let mut registry = self.registry();
-                registry.remove(identity.id);
-                if let Some(previous) = previous {
-                    registry.insert(previous);
-                }
-                let err = match result {
-                    Ok(Err(err)) => err,
-                    _ => super::store::StoreError("the store stopped".into()),
-                };
-                Err(not_stored(&err))
-            }
-        }
-    }
-
-    fn decide(
-        &self,
-        presented: Option<&Token>,
-        name: DisplayName,
-        admit: impl FnOnce() -> Result<(), Refusal>,
-    ) -> Result<(Token, Claimed), Refusal> {
+        let outcome = write(
+            &*self.store,
+            Write::Claim {
+                presented: current.as_ref().map(|c| c.token_hash),
+                name,
+                new_token: token.hash(),
+                at: Utc::now().trunc_subsecs(3),
+                max_identities: self.max,
+            },
+        )
+        .await
+        .map_err(refusal)?;
+        let Outcome::Claimed { identity, previous } = outcome else {
+            return Err(refusal(StoreError::Io(format!(
+                "unexpected answer {outcome:?}"
+            ))));
+        };
         let mut registry = self.registry();
-        let key = name.key();
-        let current = presented
-            .and_then(|token| registry.by_hash.get(&token.hash()).copied())
-            .and_then(|id| registry.by_id.get(&id).cloned());
-        if let Some(holder) = registry.by_key.get(&key) {
-            if current.as_ref().map(|c| c.id) != Some(*holder) {
-                return Err(Refusal::new(
-                    ErrorCode::NameTaken,
-                    format!("The name \u{201c}{name}\u{201d} is taken; please choose another."),
-                ));
-            }
+        if let Some(previous) = &previous {
+            registry.remove(previous.id);
         }
-        let now = Utc::now().trunc_subsecs(3);
-        match (presented, current) {
-            (Some(token), Some(current)) if current.name.key() == key => {
-                let mut identity = current.clone();
-                identity.last_seen = now;
-                let unchanged = identity.name == name;
-                identity.name = name;
-                registry.insert(identity.clone());
-                if unchanged {
-                    self.touch_stored(&current, now);
-                    Ok((token.clone(), Claimed::Again(identity)))
-                } else {
-                    Ok((
-                        token.clone(),
-                        Claimed::Changed {
-                            identity,
-                            previous: Some(current),
-                        },
-                    ))
-                }
-            }
-            (Some(token), Some(current)) => {
-                admit()?;
-                let mut identity = current.clone();
-                registry.by_key.remove(&current.name.key());
-                identity.name = name;
-                identity.last_seen = now;
-                registry.insert(identity.clone());
-                Ok((
-                    token.clone(),
-                    Claimed::Changed {
-                        identity,
-                        previous: Some(current),
-                    },
-                ))
-            }
-            _ => {
-                if registry.by_id.len() >= self.max {
-                    return Err(Refusal::new(
-                        ErrorCode::TooManyIdentities,
-                        "This server holds as many people as it may; please try again later.",
-                    ));
-                }
-                admit()?;
-                let token = Token::generate();
-                let identity = StoredIdentity {
-                    id: registry.next_id,
-                    name,
-                    token_hash: token.hash(),
-                    created_at: now,
-                    last_seen: now,
-                };
-                registry.next_id += 1;
-                registry.insert(identity.clone());
-                Ok((
-                    token,
-                    Claimed::Changed {
-                        identity,
-                        previous: None,
-                    },
-                ))
-            }
-        }
+        registry.insert(identity.clone());
+        Ok((token, public(&identity)))
     }
 
     /// Writes down a use, if the last one written is old.
@@ -410,52 +322,51 @@ impl Identities {
     }
 
     /// Signs the holder of `token` out: the token is void and the name
-    /// free. Its messages stay, authored by a number nobody holds.
-    pub fn sign_out(&self, token: &TokenHash) -> Pending<()> {
-        let mut registry = self.registry();
-        let Some(id) = registry.by_hash.get(token).copied() else {
-            return Pending::ready(Err(Refusal::new(
-                ErrorCode::NotSignedIn,
-                "You are not signed in.",
-            )));
+    /// free. Its messages stay, authored by a number nobody holds. The
+    /// identity that ended.
+    pub async fn sign_out(&self, token: &TokenHash) -> Result<IdentityId, Refusal> {
+        let outcome = write(&*self.store, Write::SignOut { token: *token })
+            .await
+            .map_err(refusal)?;
+        let Outcome::Removed(ids) = outcome else {
+            return Err(refusal(StoreError::Io(format!(
+                "unexpected answer {outcome:?}"
+            ))));
         };
-        registry.remove(id);
-        drop(registry);
-        let (answer, pending) = Pending::channel();
-        self.store.write(
-            Write::RemoveIdentity { id },
-            Box::new(move |stored| {
-                let _ = answer.send(stored.map_err(|e| not_stored(&e)));
-            }),
-        );
-        pending
+        let mut registry = self.registry();
+        for id in &ids {
+            registry.remove(*id);
+        }
+        ids.first()
+            .copied()
+            .ok_or_else(|| Refusal::new(ErrorCode::NotSignedIn, "You are not signed in."))
     }
 
-    /// Removes the identities not used since `before`, freeing their
-    /// names; their ids.
-    pub fn expire(&self, before: DateTime<Utc>) -> Vec<IdentityId> {
-        let mut registry = self.registry();
-        let idle: Vec<IdentityId> = registry
+    /// Removes the identities not used since `before` (the store decides,
+    /// on the last use it holds), freeing their names; their ids.
+    pub async fn expire(&self, before: DateTime<Utc>) -> Result<Vec<IdentityId>, StoreError> {
+        // Uses not yet written down (touches are written hourly) count.
+        let recent: Vec<(IdentityId, DateTime<Utc>)> = self
+            .registry()
             .by_id
             .values()
-            .filter(|i| i.last_seen < before)
-            .map(|i| i.id)
+            .filter(|i| i.last_seen >= before)
+            .map(|i| (i.id, i.last_seen))
             .collect();
-        for id in &idle {
-            registry.remove(*id);
-            // Queued under the lock: before any claim of a freed name.
-            self.store
-                .write(Write::RemoveIdentity { id: *id }, Box::new(|_| {}));
+        for (id, at) in recent {
+            self.store.write(Write::Touch { id, at }, Box::new(|_| {}));
         }
-        idle
+        let outcome = write(&*self.store, Write::Expire { before }).await?;
+        let ids = match outcome {
+            Outcome::Removed(ids) => ids,
+            _ => Vec::new(),
+        };
+        let mut registry = self.registry();
+        for id in &ids {
+            registry.remove(*id);
+        }
+        Ok(ids)
     }
-}
-
-fn oneshot<T>() -> (
-    tokio::sync::oneshot::Sender<T>,
-    tokio::sync::oneshot::Receiver<T>,
-) {
-    tokio::sync::oneshot::channel()
 }
 
 #[cfg(test)]
@@ -468,7 +379,7 @@ mod tests {
     }
 
     fn identities(max: usize) -> Identities {
-        Identities::new(SqliteStore::open(":memory:").unwrap(), Vec::new(), 1, max)
+        Identities::new(SqliteStore::open(":memory:").unwrap(), Vec::new(), max)
     }
 
     fn free() -> Result<(), Refusal> {
@@ -576,9 +487,14 @@ mod tests {
         let (token, _) = ids.claim(None, name("ada"), free).await.unwrap();
         assert!(ids
             .expire(Utc::now() - chrono::Duration::days(1))
+            .await
+            .unwrap()
             .is_empty());
         assert_eq!(
-            ids.expire(Utc::now() + chrono::Duration::seconds(1)).len(),
+            ids.expire(Utc::now() + chrono::Duration::seconds(1))
+                .await
+                .unwrap()
+                .len(),
             1
         );
         assert!(ids.resolve(&token.hash()).is_none());

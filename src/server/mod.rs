@@ -44,6 +44,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use store::{SqliteStore, Store, Write};
+
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -62,7 +63,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub hub: Arc<Hub>,
     pub identities: Arc<Identities>,
-    pub store: Arc<SqliteStore>,
+    /// The store, by its contract: any backend.
+    pub store: Arc<dyn Store>,
     pub settings: Arc<Settings>,
     pub limits: Arc<Limits>,
     /// Turns `true` when the server is stopping.
@@ -77,7 +79,7 @@ pub struct Server {
     pub hub: Arc<Hub>,
     /// Its identities, likewise.
     pub identities: Arc<Identities>,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
@@ -94,13 +96,16 @@ impl Server {
     /// Opens the store, binds the listener and starts serving in the
     /// background.
     pub async fn bind(settings: Settings, leptos_options: LeptosOptions) -> std::io::Result<Self> {
-        let store = SqliteStore::open(&settings.database).map_err(std::io::Error::other)?;
+        let sqlite = SqliteStore::open(&settings.database).map_err(std::io::Error::other)?;
+        let database = sqlite.path().display().to_string();
+        let store: Arc<dyn Store> = sqlite;
         let started = std::time::Instant::now();
         let loaded = store
             .load(crate::model::HISTORY_LIMIT)
+            .await
             .map_err(std::io::Error::other)?;
         tracing::info!(
-            database = %store.path().display(),
+            %database,
             channels = loaded.channels.len(),
             identities = loaded.identities.len(),
             ms = started.elapsed().as_millis() as u64,
@@ -109,7 +114,7 @@ impl Server {
         let listener = TcpListener::bind(settings.addr).await?;
         let addr = listener.local_addr()?;
         let (stop, shutdown) = watch::channel(false);
-        let shared: Arc<dyn Store> = store.clone();
+        let shared = Arc::clone(&store);
         let hub = Hub::open(
             Arc::clone(&shared),
             HubLimits {
@@ -118,12 +123,7 @@ impl Server {
             },
             &loaded,
         );
-        let identities = Identities::new(
-            shared,
-            loaded.identities,
-            loaded.next_identity_id,
-            settings.max_identities,
-        );
+        let identities = Identities::new(shared, loaded.identities, settings.max_identities);
         let state = AppState {
             leptos_options,
             hub: Arc::new(hub),
@@ -181,7 +181,7 @@ impl Server {
     }
 
     /// Its store, for tests and tools in the same process.
-    pub fn store(&self) -> &Arc<SqliteStore> {
+    pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
 
@@ -205,10 +205,13 @@ async fn sweep(state: AppState) {
     let days = |n: u32| (n > 0).then(|| chrono::Utc::now() - chrono::Duration::days(n.into()));
     loop {
         if let Some(before) = days(state.settings.identity_days) {
-            let removed = state.identities.expire(before);
-            if !removed.is_empty() {
-                tracing::info!(removed = removed.len(), "idle identities removed");
-                state.hub.ended(&removed);
+            match state.identities.expire(before).await {
+                Ok(removed) if !removed.is_empty() => {
+                    tracing::info!(removed = removed.len(), "idle identities removed");
+                    state.hub.ended(&removed);
+                }
+                Ok(_) => {}
+                Err(err) => tracing::error!(cause = %err, "removing idle identities failed"),
             }
         }
         // The read marks of identities removed (expired or signed out).

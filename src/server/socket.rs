@@ -693,7 +693,7 @@ impl Connection {
     /// snapshot (also how a connection that fell behind catches up).
     async fn follow(&mut self, channel: ChannelName, since: Option<&Cursor>) -> Result<(), Gone> {
         let viewer = self.me().map(|me| me.id);
-        let subscription = match self.state.hub.join(&channel, viewer, since) {
+        let subscription = match self.state.hub.join(&channel, viewer, since).await {
             Ok(subscription) => subscription,
             Err(refusal) => {
                 self.joined = None;

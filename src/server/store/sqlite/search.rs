@@ -1,0 +1,158 @@
+//! Full-text search (SQLite FTS5) over the messages that are not deleted,
+//! with what the searcher may see decided in the query; and the writer's
+//! indexing of new rows, in small batches.
+
+use super::rows::{message_from, MESSAGE_COLUMNS};
+use crate::model::IdentityId;
+use crate::server::store::{ChannelId, Found};
+use rusqlite::{params, Connection};
+use std::time::Duration;
+
+/// How often the writer adds new messages to the search index when it is
+/// busy (when idle it indexes at once).
+pub(super) const INDEX_EVERY: Duration = Duration::from_millis(100);
+/// Most rows indexed in one transaction: small, so a commit never waits
+/// long behind indexing (more wait for the next round).
+pub(super) const INDEX_BATCH: i64 = 500;
+/// Most rows not yet indexed that a search looks through itself.
+const PENDING_SCAN: i64 = 100_000;
+
+/// Adds up to [`INDEX_BATCH`] messages stored since the last time to the
+/// search index, in one transaction; whether more are waiting. A search
+/// looks through the rows not yet indexed itself. A failure is retried
+/// next time.
+pub(super) fn index_pending(conn: &mut Connection) -> bool {
+    let run = |conn: &mut Connection| -> rusqlite::Result<bool> {
+        let tx = conn.transaction()?;
+        let indexed = indexed_up_to(&tx)?;
+        let (newest, last): (i64, i64) = tx.query_row(
+            "SELECT coalesce((SELECT max(rowid) FROM messages WHERE rowid <= ?1), 0),
+                    coalesce((SELECT max(rowid) FROM messages), 0)",
+            [indexed + INDEX_BATCH],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if newest > indexed {
+            tx.execute(
+                "INSERT INTO message_search (rowid, text) SELECT rowid, text FROM messages
+                 WHERE rowid > ?1 AND rowid <= ?2 AND deleted_seq IS NULL",
+                [indexed, newest],
+            )?;
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'search_indexed'",
+                [newest.to_string()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(last > newest)
+    };
+    run(conn).unwrap_or_else(|err| {
+        tracing::error!(cause = %err, "indexing new messages for search failed; will retry");
+        false
+    })
+}
+
+/// The last row the search index holds.
+fn indexed_up_to(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_indexed'",
+        [],
+        |r| r.get(0),
+    )
+}
+
+/// The channels `viewer` may see, as a condition on `m.channel_id`
+/// (parameter `?2` is the viewer, -1 for nobody).
+const VISIBLE: &str = "m.channel_id IN (SELECT id FROM channels WHERE people IS NULL
+     UNION ALL SELECT channel_id FROM members WHERE identity_id = ?2)";
+
+/// The newest `limit` messages that `viewer` may see with every one of
+/// `words`, newest first.
+pub(super) fn search(
+    conn: &Connection,
+    viewer: Option<IdentityId>,
+    words: &[String],
+    limit: usize,
+) -> rusqlite::Result<Vec<Found>> {
+    let Some(query) = match_query(words) else {
+        return Ok(Vec::new());
+    };
+    let viewer = viewer.map_or(-1, |v| v as i64);
+    let mut found = Vec::new();
+    let columns = MESSAGE_COLUMNS
+        .trim_end_matches("FROM messages")
+        .split(',')
+        .map(|c| format!("m.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // First the newest rows, not indexed yet, matched here.
+    let indexed = indexed_up_to(conn)?;
+    let mut pending = conn.prepare_cached(&format!(
+        "SELECT m.channel_id, {columns} FROM messages m
+         WHERE m.rowid > ?1 AND m.deleted_seq IS NULL AND {VISIBLE}
+         ORDER BY m.rowid DESC LIMIT ?3"
+    ))?;
+    let mut rows = pending.query(params![indexed, viewer, PENDING_SCAN])?;
+    while let Some(row) = rows.next()? {
+        let channel = row.get::<_, i64>(0)? as ChannelId;
+        if let Some(message) = message_from(row, 1)? {
+            if words_match(words, message.text.as_str()) {
+                found.push(Found { channel, message });
+                if found.len() == limit {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+    // Then the index, newest first by rowid (the order rows were stored
+    // in), which FTS5 walks backwards without sorting.
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT m.channel_id, {columns}
+         FROM message_search s JOIN messages m ON m.rowid = s.rowid
+         WHERE message_search MATCH ?1 AND {VISIBLE}
+         ORDER BY s.rowid DESC LIMIT ?3"
+    ))?;
+    let mut rows = statement.query(params![query, viewer, (limit - found.len()) as i64])?;
+    while let Some(row) = rows.next()? {
+        let channel = row.get::<_, i64>(0)? as ChannelId;
+        if let Some(message) = message_from(row, 1)? {
+            found.push(Found { channel, message });
+        }
+    }
+    Ok(found)
+}
+
+/// Whether `text` has every one of `words` as the start of one of its
+/// words (a single letter: as a whole word), as the index matches them.
+fn words_match(words: &[String], text: &str) -> bool {
+    let have = crate::model::search_words_all(text);
+    words.iter().all(|w| {
+        have.iter().any(|h| {
+            if w.chars().count() < 2 {
+                h == w
+            } else {
+                h.starts_with(w.as_str())
+            }
+        })
+    })
+}
+
+/// The FTS5 query for `words`: each quoted (so no word can be taken for
+/// query syntax) and all required; each the start of a word, but a single
+/// letter, which is a whole word (prefixes of two and three letters have
+/// an index of their own, so a short one is as quick as a word); `None`
+/// without a word.
+fn match_query(words: &[String]) -> Option<String> {
+    let terms: Vec<String> = words
+        .iter()
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let quoted = w.replace('"', "\"\"");
+            if w.chars().count() < 2 {
+                format!("\"{quoted}\"")
+            } else {
+                format!("\"{quoted}\"*")
+            }
+        })
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
