@@ -249,7 +249,7 @@ async fn next_event(
 /// When a waiting `typing: on` is due; never without one.
 async fn typing_due(later: Option<&TypingLater>) {
     match later {
-        Some(later) => tokio::time::sleep_until(later.at.into()).await,
+        Some(later) => tokio::time::sleep_until(later.at).await,
         None => std::future::pending().await,
     }
 }
