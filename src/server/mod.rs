@@ -7,6 +7,7 @@
 //! - [`socket`]: one WebSocket connection's life.
 //! - [`limits`]: rate limits and caps.
 //! - [`settings`]: flags, environment and `Leptos.toml`.
+//! - [`logs`]: the log lines' format.
 //!
 //! [`Server::bind`] wires them: state, then the router (`/ws`, `/api/*`,
 //! the Leptos pages, static files), then an HTTP listener whose limits are
@@ -15,6 +16,7 @@
 pub mod hub;
 pub mod identity;
 pub mod limits;
+pub mod logs;
 pub mod origin;
 pub mod proxy;
 pub mod settings;

@@ -1,0 +1,109 @@
+//! Running Flack in production: its log lines (no colour codes off a
+//! terminal, JSON on request, refusals logged in the span of the
+//! connection or call that answered them, group commits at debug), a
+//! settings error said on standard error, `/healthz`, and Prometheus
+//! metrics on an address of their own.
+
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The real binary, started on port 0 with an empty database and no
+/// settings file, its standard output piped.
+struct Flack {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Flack {
+    async fn start(extra: &[&str], rust_log: &str) -> Flack {
+        let addr_file: PathBuf = std::env::temp_dir().join(format!(
+            "flack-ops-{}-{:x}.addr",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flack"));
+        command
+            .args(["--addr", "127.0.0.1:0", "--addr-file"])
+            .arg(&addr_file)
+            .args(["--database", ":memory:"])
+            .args(["--config", "/nonexistent/Leptos.toml"])
+            .args(["--claims-per-hour", "0"])
+            .args(extra)
+            .env("RUST_LOG", rust_log)
+            // Nothing of the environment the tests run in decides the format.
+            .env_remove("NO_COLOR")
+            .env_remove("FLACK_LOG_FORMAT")
+            .env_remove("FLACK_METRICS_ADDR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let child = command.spawn().expect("the server binary starts");
+        // The address file is written once the server accepts
+        // connections, right after it logged that it listens.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(addr) = std::fs::read_to_string(&addr_file) {
+                break addr.parse().expect("an address");
+            }
+            assert!(Instant::now() < deadline, "the server did not come up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let _ = std::fs::remove_file(&addr_file);
+        Flack { child, addr }
+    }
+
+    /// Kills it; everything it wrote on standard output.
+    fn output(mut self) -> String {
+        self.child.kill().expect("the server is killed");
+        let output = self.child.wait_with_output().expect("its output is read");
+        String::from_utf8(output.stdout).expect("log lines are UTF-8")
+    }
+}
+
+/// Each non-empty line, parsed as a JSON object.
+fn json_lines(output: &str) -> Vec<serde_json::Map<String, Value>> {
+    output
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| match serde_json::from_str(line) {
+            Ok(Value::Object(object)) => object,
+            other => panic!("not a JSON object ({other:?}): {line}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn log_lines_have_no_colour_codes_when_stdout_is_not_a_terminal() {
+    let flack = Flack::start(&[], "info").await;
+    let output = flack.output();
+    assert!(output.contains("Flack is listening"), "{output}");
+    for line in output.lines() {
+        assert!(!line.contains('\x1b'), "a colour code in: {line:?}");
+    }
+}
+
+#[tokio::test]
+async fn json_log_lines_are_objects_with_a_level() {
+    let flack = Flack::start(&["--log-format", "json"], "info").await;
+    let output = flack.output();
+    let lines = json_lines(&output);
+    assert!(
+        lines.iter().any(|line| line["fields"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Flack is listening")),
+        "{output}"
+    );
+    for line in &lines {
+        assert!(line.get("level").is_some_and(Value::is_string), "{line:?}");
+    }
+}
