@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::{claim, create_channel};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -105,5 +106,26 @@ async fn json_log_lines_are_objects_with_a_level() {
     );
     for line in &lines {
         assert!(line.get("level").is_some_and(Value::is_string), "{line:?}");
+    }
+}
+
+#[tokio::test]
+async fn group_commits_are_logged_at_debug_with_their_writes_and_duration() {
+    let flack = Flack::start(&["--log-format", "json"], "info,flack::server::store=debug").await;
+    let ada = claim(flack.addr, "ada").await;
+    create_channel(flack.addr, &ada, "general").await;
+    let output = flack.output();
+    let commits: Vec<_> = json_lines(&output)
+        .into_iter()
+        .filter(|line| line["fields"]["message"] == "group committed")
+        .collect();
+    assert!(!commits.is_empty(), "{output}");
+    for commit in &commits {
+        assert_eq!(commit["level"], "DEBUG", "{commit:?}");
+        assert!(
+            commit["fields"]["writes"].as_u64().is_some_and(|n| n >= 1),
+            "{commit:?}"
+        );
+        assert!(commit["fields"]["micros"].is_u64(), "{commit:?}");
     }
 }

@@ -577,10 +577,17 @@ fn write_loop(
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
         let result = commit(&mut conn, group.iter().map(|(w, _)| w)).map_err(|err| {
             tracing::error!(cause = %err, writes = group.len(), "a commit failed");
             err
         });
+        let took = started.elapsed();
+        tracing::debug!(
+            writes = group.len(),
+            micros = took.as_micros() as u64,
+            "group committed"
+        );
         let dones: Vec<Done> = group.drain(..).map(|(_, done)| done).collect();
         in_flight.fetch_sub(dones.len(), std::sync::atomic::Ordering::SeqCst);
         // Without a runtime (or once it is gone), here.
