@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{claim, create_channel};
+use common::{claim, create_channel, http, start};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -128,4 +128,37 @@ async fn group_commits_are_logged_at_debug_with_their_writes_and_duration() {
         );
         assert!(commit["fields"]["micros"].is_u64(), "{commit:?}");
     }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> common::Reply {
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn healthz_is_ok_while_the_store_answers_and_503_once_it_is_closed() {
+    let server = start().await;
+    let reply = get(server.addr, "/healthz").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body, "ok");
+
+    let store = server.store().clone();
+    tokio::task::spawn_blocking(move || store.close())
+        .await
+        .unwrap();
+    let reply = get(server.addr, "/healthz").await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert!(reply.body.contains("closed"), "{}", reply.body);
+    assert!(
+        reply
+            .head
+            .to_ascii_lowercase()
+            .contains("content-type: text/plain"),
+        "{}",
+        reply.head
+    );
+    server.shutdown().await;
 }

@@ -8,11 +8,13 @@
 //! - [`limits`]: rate limits and caps.
 //! - [`settings`]: flags, environment and `Leptos.toml`.
 //! - [`logs`]: the log lines' format.
+//! - `health`: `GET /healthz`.
 //!
 //! [`Server::bind`] wires them: state, then the router (`/ws`, `/api/*`,
-//! the Leptos pages, static files), then an HTTP listener whose limits are
-//! tighter than hyper's defaults, with graceful shutdown.
+//! `/healthz`, the Leptos pages, static files), then an HTTP listener
+//! whose limits are tighter than hyper's defaults, with graceful shutdown.
 
+mod health;
 pub mod hub;
 pub mod identity;
 pub mod limits;
@@ -245,6 +247,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(socket::upgrade))
         .route("/api/{*endpoint}", post(server_fn).get(server_fn))
+        .route("/healthz", get(health::healthz))
         .leptos_routes_with_context(&state, routes, context.clone(), page.clone())
         .merge(files)
         // Any other path: the app's "Page not found" (status 404).

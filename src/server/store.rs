@@ -482,6 +482,15 @@ impl SqliteStore {
         &self.path
     }
 
+    /// Whether the read connection answers: a query on the file. (The
+    /// writer is checked by a [`Write::Barrier`]; see `super::health`.)
+    pub fn health(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT count(*) FROM meta", [], |row| row.get::<_, i64>(0))
+        })
+        .map(|_| ())
+    }
+
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         Ok(f(&conn)?)
