@@ -8,12 +8,15 @@
 
 mod common;
 
-use common::{claim, create_channel, http, start};
+use common::{claim, create_channel, http, start, start_with, Client, PATIENCE};
+use flack::model::ErrorCode;
+use flack::protocol::ServerEvent;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
 
 /// The real binary, started on port 0 with an empty database and no
 /// settings file, its standard output piped.
@@ -130,6 +133,23 @@ async fn group_commits_are_logged_at_debug_with_their_writes_and_duration() {
     }
 }
 
+#[test]
+fn a_bad_setting_is_said_on_stderr_with_a_failing_exit() {
+    let output = Command::new(env!("CARGO_BIN_EXE_flack"))
+        .args(["--addr", "127.0.0.1:0", "--database", ":memory:"])
+        .args(["--config", "/nonexistent/Leptos.toml"])
+        .args(["--metrics-addr", "localhost"])
+        .env_remove("FLACK_LOG_FORMAT")
+        .output()
+        .expect("the server binary runs");
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("metrics_addr: \u{201c}localhost\u{201d} is not an address"),
+        "{stderr}"
+    );
+}
+
 async fn get(addr: SocketAddr, path: &str) -> common::Reply {
     http(
         addr,
@@ -160,5 +180,102 @@ async fn healthz_is_ok_while_the_store_answers_and_503_once_it_is_closed() {
         "{}",
         reply.head
     );
+    server.shutdown().await;
+}
+
+/// The value of the sample `name` (with its labels) in an exposition.
+fn sample(exposition: &str, name: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let value = line.strip_prefix(name)?.strip_prefix(' ')?;
+        value.trim().parse().ok()
+    })
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_address_and_never_on_the_public_one() {
+    let server = start_with(|s| s.metrics_addr = "127.0.0.1:0".into()).await;
+    let metrics = server.metrics_addr.expect("metrics are served");
+    assert_ne!(metrics, server.addr);
+
+    let ada = claim(server.addr, "ada").await;
+    create_channel(server.addr, &ada, "general").await;
+    let mut client = Client::connect(server.addr, Some(&ada)).await;
+    client.join("general").await;
+    client.say("general", "hello").await;
+    match client.next_in_channel().await {
+        ServerEvent::Message { message, .. } => assert_eq!(message.text.as_str(), "hello"),
+        other => panic!("expected the message, got {other:?}"),
+    }
+    client
+        .send_raw(Message::text(r#"{"type":"join","channel":"Bad Name!"}"#))
+        .await;
+    assert_eq!(client.expect_error().await.0, ErrorCode::InvalidChannelName);
+
+    let reply = get(metrics, "/metrics").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let text = &reply.body;
+    assert!(text.contains("flack_connections"), "{text}");
+    assert!(text.contains("flack_commit_seconds"), "{text}");
+    assert!(text.contains("flack_fanout_queued_max"), "{text}");
+    // Counters are the process's: other servers of this test binary add
+    // to them.
+    let messages = sample(text, "flack_messages_total").expect("flack_messages_total");
+    assert!(messages >= 1.0, "{text}");
+    let refused = sample(text, r#"flack_refusals_total{code="invalid_channel_name"}"#)
+        .expect("the refusal counted by code");
+    assert!(refused >= 1.0, "{text}");
+
+    // Only /metrics there; and never on the public address.
+    assert_eq!(get(metrics, "/").await.status, 404);
+    let public = get(server.addr, "/metrics").await;
+    assert_eq!(public.status, 404, "{}", public.body);
+    assert!(
+        !public.body.contains("flack_connections"),
+        "{}",
+        public.body
+    );
+
+    client.close().await;
+    tokio::time::timeout(PATIENCE, server.shutdown())
+        .await
+        .expect("the server stops");
+    assert!(
+        tokio::net::TcpStream::connect(metrics).await.is_err(),
+        "the metrics listener is closed on shutdown"
+    );
+}
+
+#[tokio::test]
+async fn without_metrics_addr_no_metrics_are_served() {
+    let server = start().await;
+    assert_eq!(server.metrics_addr, None);
+    assert_eq!(get(server.addr, "/metrics").await.status, 404);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_servers_in_one_process_both_serve_metrics() {
+    let first = start_with(|s| s.metrics_addr = "127.0.0.1:0".into()).await;
+    let second = start_with(|s| s.metrics_addr = "127.0.0.1:0".into()).await;
+    for server in [&first, &second] {
+        let metrics = server.metrics_addr.expect("metrics are served");
+        let reply = get(metrics, "/metrics").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    first.shutdown().await;
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_connection_gauge_counts_an_open_socket() {
+    // Sockets of other tests of this binary come and go: a socket held
+    // open is at least one.
+    let server = start_with(|s| s.metrics_addr = "127.0.0.1:0".into()).await;
+    let metrics = server.metrics_addr.expect("metrics are served");
+    let client = Client::connect(server.addr, None).await;
+    let text = get(metrics, "/metrics").await.body;
+    let open = sample(&text, "flack_connections").expect("flack_connections");
+    assert!(open >= 1.0, "{text}");
+    client.close().await;
     server.shutdown().await;
 }

@@ -784,6 +784,9 @@ impl Hub {
                 }
                 match stored {
                     Ok(()) => {
+                        // A post's event is numbered as its message; no other's is.
+                        metrics::counter!(crate::server::telemetry::MESSAGES)
+                            .increment(u64::from(message_seq == Some(seq)));
                         for change in ring {
                             state.change_ring(change);
                         }
@@ -1411,6 +1414,9 @@ impl Hub {
     pub fn tick(&self) {
         let active: Vec<ChannelName> = {
             let channels = self.channels.read().unwrap_or_else(|p| p.into_inner());
+            let deepest = channels.by_name.values().map(|c| c.fanout.len()).max();
+            metrics::gauge!(crate::server::telemetry::FANOUT_QUEUED_MAX)
+                .set(deepest.unwrap_or(0) as f64);
             channels
                 .by_name
                 .values()

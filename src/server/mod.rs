@@ -9,10 +9,12 @@
 //! - [`settings`]: flags, environment and `Leptos.toml`.
 //! - [`logs`]: the log lines' format.
 //! - `health`: `GET /healthz`.
+//! - `telemetry`: Prometheus metrics, on an address of their own.
 //!
 //! [`Server::bind`] wires them: state, then the router (`/ws`, `/api/*`,
 //! `/healthz`, the Leptos pages, static files), then an HTTP listener
-//! whose limits are tighter than hyper's defaults, with graceful shutdown.
+//! whose limits are tighter than hyper's defaults, with graceful shutdown;
+//! and, when `metrics_addr` is set, a second listener for `/metrics`.
 
 mod health;
 pub mod hub;
@@ -25,6 +27,7 @@ pub mod settings;
 pub mod site;
 pub mod socket;
 pub mod store;
+pub(crate) mod telemetry;
 
 use crate::app::{shell, App};
 use axum::body::Body;
@@ -81,9 +84,14 @@ pub struct Server {
     pub hub: Arc<Hub>,
     /// Its identities, likewise.
     pub identities: Arc<Identities>,
+    /// The address metrics are served on, if any (`metrics_addr`; useful
+    /// with port 0).
+    pub metrics_addr: Option<SocketAddr>,
     store: Arc<SqliteStore>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Serves `/metrics`, when `metrics_addr` is set.
+    metrics: Option<JoinHandle<()>>,
     sweeper: JoinHandle<()>,
     beater: JoinHandle<()>,
     ticker: JoinHandle<()>,
@@ -98,6 +106,9 @@ impl Server {
     /// Opens the store, binds the listener and starts serving in the
     /// background.
     pub async fn bind(settings: Settings, leptos_options: LeptosOptions) -> std::io::Result<Self> {
+        let metrics_at = settings
+            .metrics_socket()
+            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
         let store = SqliteStore::open(&settings.database).map_err(std::io::Error::other)?;
         let started = std::time::Instant::now();
         let loaded = store
@@ -113,6 +124,13 @@ impl Server {
         let listener = TcpListener::bind(settings.addr).await?;
         let addr = listener.local_addr()?;
         let (stop, shutdown) = watch::channel(false);
+        let (metrics_addr, metrics) = match metrics_at {
+            Some(at) => {
+                let (bound, task) = telemetry::serve(at, shutdown.clone()).await?;
+                (Some(bound), Some(task))
+            }
+            None => (None, None),
+        };
         let shared: Arc<dyn Store> = store.clone();
         let hub = Hub::open(
             Arc::clone(&shared),
@@ -175,9 +193,11 @@ impl Server {
             addr,
             hub,
             identities,
+            metrics_addr,
             store,
             stop,
             task,
+            metrics,
             sweeper,
             beater,
             ticker,
@@ -194,6 +214,15 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some(mut metrics) = self.metrics {
+            // A scraper's open connection must not hold the stop up.
+            if tokio::time::timeout(Duration::from_secs(5), &mut metrics)
+                .await
+                .is_err()
+            {
+                metrics.abort();
+            }
+        }
         self.sweeper.abort();
         self.beater.abort();
         self.ticker.abort();

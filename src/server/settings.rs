@@ -127,6 +127,10 @@ settings! {
     /// or `json`, one object a line, for a log collector [file:
     /// log_format; default: text].
     log_format: LogFormat = LogFormat::Text, "FLACK_LOG_FORMAT";
+    /// Address and port of a second listener that serves Prometheus
+    /// metrics at `/metrics` (`127.0.0.1:9100`), kept off the public
+    /// address; empty serves none [file: metrics_addr; default: none].
+    metrics_addr: String = String::new(), "FLACK_METRICS_ADDR";
 }
 
 /// How log lines are written (the `log_format` setting).
@@ -194,7 +198,24 @@ impl Settings {
         if settings.idle_timeout_secs < 3 {
             return Err("idle_timeout_secs must be at least 3".into());
         }
+        settings.metrics_socket()?;
         Ok(settings)
+    }
+
+    /// The address metrics are served on, if any: `metrics_addr` read as
+    /// an address and port. Checked by [`Settings::resolve`], and again
+    /// by the server, whose settings may have been made in code.
+    pub fn metrics_socket(&self) -> Result<Option<SocketAddr>, String> {
+        let text = self.metrics_addr.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|_| {
+            format!(
+                "metrics_addr: \u{201c}{text}\u{201d} is not an address and port such as \
+                 127.0.0.1:9100 (leave it empty to serve no metrics)"
+            )
+        })
     }
 }
 
@@ -300,11 +321,34 @@ mod tests {
     }
 
     #[test]
+    fn metrics_are_off_by_default_and_a_bad_address_is_refused() {
+        let fallback: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let none = Path::new("/nonexistent/Leptos.toml");
+        let s = Settings::resolve(&args(&[], none), fallback).unwrap();
+        assert_eq!(s.metrics_socket(), Ok(None));
+
+        let s = Settings::resolve(&args(&["--metrics-addr", "127.0.0.1:9100"], none), fallback)
+            .unwrap();
+        assert_eq!(
+            s.metrics_socket(),
+            Ok(Some("127.0.0.1:9100".parse().unwrap()))
+        );
+
+        let err =
+            Settings::resolve(&args(&["--metrics-addr", "localhost"], none), fallback).unwrap_err();
+        assert!(
+            err.contains("\u{201c}localhost\u{201d} is not an address"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_shipped_settings_file_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml");
         let fallback: SocketAddr = "127.0.0.1:3000".parse().unwrap();
         let s = Settings::resolve(&args(&[], &path), fallback).unwrap();
         assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.metrics_socket(), Ok(None), "metrics are off as shipped");
     }
 
     #[test]

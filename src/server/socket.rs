@@ -17,6 +17,7 @@ use super::hub::{Catchup, Draft, Frame, Notice, Pending};
 use super::identity::Token;
 use super::limits::{Admission, SendBudget};
 use super::store::TokenHash;
+use super::telemetry::Connected;
 use super::AppState;
 use crate::model::{
     ChannelName, Emoji, ErrorCode, Identity, MessageText, Refusal, Seq, MAX_FRAME_BYTES,
@@ -120,6 +121,7 @@ fn start(
         typing: false,
         typing_later: None,
         _admission: admission,
+        _connected: Connected::new(),
         online: None,
     };
     // `run` borrows: an `async fn` that takes its receiver by value keeps
@@ -130,7 +132,7 @@ fn start(
 /// Tells a connection over its address's limit why, then closes it
 /// (1008, policy violation).
 async fn turn_away(mut socket: WebSocket, refusal: Refusal) {
-    let event = ServerEvent::refusal(refusal, None);
+    let event = refusal_event(refusal, None);
     let _ = socket.send(WsMessage::Text(event.to_json().into())).await;
     let _ = socket
         .send(WsMessage::Close(Some(CloseFrame {
@@ -162,6 +164,8 @@ struct Connection {
     typing_later: Option<Box<TypingLater>>,
     /// Holds this connection's place in its address's count.
     _admission: Option<Admission>,
+    /// Counts it in `flack_connections` while it lives.
+    _connected: Connected,
     /// Counts this connection's person as online while it lives.
     online: Option<Online>,
 }
@@ -205,12 +209,12 @@ impl Reply {
                     seq,
                 }),
                 (Ok(_), None) => None,
-                (Err(refusal), client_id) => Some(ServerEvent::refusal(refusal, client_id)),
+                (Err(refusal), client_id) => Some(refusal_event(refusal, client_id)),
             },
             Reply::Change(pending) => pending
                 .await
                 .err()
-                .map(|refusal| ServerEvent::refusal(refusal, None)),
+                .map(|refusal| refusal_event(refusal, None)),
         }
     }
 }
@@ -501,7 +505,7 @@ impl Connection {
     }
 
     async fn refuse(&mut self, refusal: Refusal, client_id: Option<String>) -> Result<(), Gone> {
-        let event = ServerEvent::refusal(refusal, client_id);
+        let event = refusal_event(refusal, client_id);
         self.send(event.to_json().into()).await
     }
 
@@ -747,6 +751,12 @@ impl Connection {
         let pending = self.state.hub.post(&channel, &me, draft);
         Ok((channel, pending))
     }
+}
+
+/// The event that answers a refusal, which is counted on its way.
+fn refusal_event(refusal: Refusal, client_id: Option<String>) -> ServerEvent {
+    super::telemetry::count_refusal(refusal.code);
+    ServerEvent::refusal(refusal, client_id)
 }
 
 /// A `typing: on` waiting for its interval to end.

@@ -597,6 +597,7 @@ fn write_loop(
             micros = took.as_micros() as u64,
             "group committed"
         );
+        metrics::histogram!(super::telemetry::COMMIT_SECONDS).record(took.as_secs_f64());
         let dones: Vec<Done> = group.drain(..).map(|(_, done)| done).collect();
         in_flight.fetch_sub(dones.len(), std::sync::atomic::Ordering::SeqCst);
         // Without a runtime (or once it is gone), here.
