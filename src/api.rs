@@ -398,8 +398,10 @@ pub(crate) mod ssr {
         result
     }
 
-    /// A refusal is answered: it is counted, and given its HTTP status.
+    /// A refusal is answered: it is counted and logged (in the call's
+    /// `server_fn` span), and given its HTTP status.
     pub fn refused(code: ErrorCode) {
+        tracing::info!(code = %crate::server::telemetry::code_name(code), "refused");
         crate::server::telemetry::count_refusal(code);
         set_status(code);
     }

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{claim, create_channel, http, start, start_with, Client, PATIENCE};
+use common::{call, call_with, claim, create_channel, http, start, start_with, Client, PATIENCE};
 use flack::model::ErrorCode;
 use flack::protocol::ServerEvent;
 use serde_json::Value;
@@ -110,6 +110,104 @@ async fn json_log_lines_are_objects_with_a_level() {
     for line in &lines {
         assert!(line.get("level").is_some_and(Value::is_string), "{line:?}");
     }
+}
+
+/// The refusal lines logged, with their span.
+fn refusals(lines: &[serde_json::Map<String, Value>], code: &str) -> Vec<Value> {
+    lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "refused" && line["fields"]["code"] == code)
+        .map(|line| {
+            assert_eq!(line["level"], "INFO", "{line:?}");
+            line.get("span").cloned().unwrap_or(Value::Null)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn refusals_are_logged_in_the_span_of_their_connection_or_call() {
+    let flack = Flack::start(&["--log-format", "json"], "info").await;
+    let addr = flack.addr;
+    let ada = claim(addr, "ada").await;
+    let id = call(addr, "claim_name", "name=ada", Some(&ada))
+        .await
+        .json()["id"]
+        .as_u64()
+        .expect("an identity id");
+    create_channel(addr, &ada, "general").await;
+
+    // Server functions refused: not signed in, and from another site.
+    let reply = call(addr, "create_channel", "name=random", None).await;
+    assert_eq!(reply.status, 401, "{}", reply.body);
+    let elsewhere = "Origin: https://elsewhere.example\r\n";
+    let reply = call_with(addr, "list_channels", "", None, elsewhere).await;
+    assert_eq!(reply.status, 403, "{}", reply.body);
+
+    // On a socket: a bad channel name before any join, then an empty
+    // message in the channel followed.
+    let mut client = Client::connect(addr, Some(&ada)).await;
+    client
+        .send_raw(Message::text(r#"{"type":"join","channel":"Bad Name!"}"#))
+        .await;
+    assert_eq!(client.expect_error().await.0, ErrorCode::InvalidChannelName);
+    client.join("general").await;
+    client.say("general", "").await;
+    assert_eq!(client.expect_error().await.0, ErrorCode::InvalidMessage);
+    // Anonymous: no identity in its span.
+    let mut anonymous = Client::connect(addr, None).await;
+    anonymous.say("general", "hello").await;
+    assert_eq!(anonymous.expect_error().await.0, ErrorCode::NotSignedIn);
+
+    let output = flack.output();
+    let lines = json_lines(&output);
+
+    let called = refusals(&lines, "not_signed_in");
+    let call_span = called
+        .iter()
+        .find(|span| span["name"] == "server_fn")
+        .unwrap_or_else(|| panic!("no refusal in a server_fn span: {output}"));
+    assert_eq!(call_span["endpoint"], "create_channel", "{call_span}");
+
+    let cross_site = lines
+        .iter()
+        .find(|line| line["fields"]["code"] == "cross_site")
+        .unwrap_or_else(|| panic!("no cross-site refusal logged: {output}"));
+    assert_eq!(cross_site["level"], "INFO", "{cross_site:?}");
+    assert_eq!(cross_site["span"]["name"], "server_fn", "{cross_site:?}");
+    assert_eq!(
+        cross_site["span"]["endpoint"], "list_channels",
+        "{cross_site:?}"
+    );
+
+    let bad_name = refusals(&lines, "invalid_channel_name");
+    let [span] = bad_name.as_slice() else {
+        panic!("one invalid_channel_name refusal expected: {output}");
+    };
+    assert_eq!(span["name"], "connection", "{span}");
+    assert_eq!(span["identity"], id, "{span}");
+    assert!(
+        span["peer"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("127.0.0.1:")),
+        "{span}"
+    );
+    assert!(
+        span.get("channel").is_none(),
+        "no channel before a join: {span}"
+    );
+
+    let empty = refusals(&lines, "invalid_message");
+    let [span] = empty.as_slice() else {
+        panic!("one invalid_message refusal expected: {output}");
+    };
+    assert_eq!(span["name"], "connection", "{span}");
+    assert_eq!(span["channel"], "general", "{span}");
+
+    let anonymous = called
+        .iter()
+        .find(|span| span["name"] == "connection")
+        .unwrap_or_else(|| panic!("no refusal in an anonymous connection's span: {output}"));
+    assert!(anonymous.get("identity").is_none(), "{anonymous}");
 }
 
 #[tokio::test]

@@ -56,6 +56,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tracing::Instrument;
 
 /// Largest request body: the largest valid server-function call is well
 /// under 1 KiB.
@@ -291,6 +292,9 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(origin::refuse_cross_site))
+        // Around the cross-site check too, so that its refusals are
+        // logged in the call's span.
+        .layer(middleware::from_fn(in_server_fn_span))
         .layer(middleware::from_fn(limit_url))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
@@ -304,6 +308,20 @@ pub fn router(state: AppState) -> Router {
 fn route_list() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// Runs a server function call (any request under `/api/`) in a span of
+/// its own, `server_fn`, whose `endpoint` (the path after `/api/`) every
+/// line it logs carries. On the whole router rather than on the
+/// `/api/{*endpoint}` route: Leptos routes each known server function
+/// itself (`leptos_routes_with_context`), so that route only sees the
+/// unknown ones.
+async fn in_server_fn_span(request: Request, next: Next) -> Response {
+    let Some(endpoint) = request.uri().path().strip_prefix("/api/") else {
+        return next.run(request).await;
+    };
+    let span = tracing::info_span!("server_fn", endpoint = %endpoint);
+    next.run(request).instrument(span).await
 }
 
 async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {

@@ -57,7 +57,7 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
 /// has (the WebSocket upgrade at `/ws` answers the same way).
 pub fn forbidden(path: &str) -> Response {
     let code = ErrorCode::CrossSite;
-    tracing::info!(path, "cross-site request refused");
+    tracing::info!(path, code = %super::telemetry::code_name(code), "cross-site request refused");
     super::telemetry::count_refusal(code);
     let body = serde_json::to_string(&refusal()).unwrap_or_default();
     let mut response = (StatusCode::FORBIDDEN, body).into_response();

@@ -40,6 +40,8 @@ use tokio::sync::broadcast::{
     error::{RecvError, TryRecvError},
 };
 use tokio::time::Instant;
+use tracing::field::{display, Empty};
+use tracing::{Instrument, Span};
 
 /// The read buffer each connection starts with (tungstenite's default is
 /// 128 KiB). A client's frames are a few hundred bytes; a larger one grows
@@ -83,12 +85,27 @@ pub async fn upgrade(
         Some(Extension(ConnectInfo(peer))) => state.limits.admit(peer.ip()).map(Some),
         None => Ok(None),
     };
+    // Every line the connection logs says whose it is: the client's
+    // address, its identity (none when anonymous) and the channel it
+    // follows (recorded on each join).
+    let span = tracing::info_span!(
+        "connection",
+        peer = Empty,
+        identity = Empty,
+        channel = Empty
+    );
+    if let Some(Extension(ConnectInfo(peer))) = peer {
+        span.record("peer", display(peer));
+    }
+    if let Some(me) = token.as_ref().and_then(|t| state.identities.resolve(t)) {
+        span.record("identity", me.id);
+    }
     // Writes are buffered until flushed (tungstenite's default), so a batch
     // of events goes out in one write.
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |socket| start(socket, state, token, admission))
+        .on_upgrade(move |socket| start(socket, state, token, admission).instrument(span))
 }
 
 /// The connection's task: everything it owns goes into one box, made
@@ -394,6 +411,22 @@ impl Connection {
             .await
     }
 
+    /// The channel the connection follows.
+    fn followed(&self) -> Option<ChannelName> {
+        self.joined.as_ref().map(|(name, _)| name.clone())
+    }
+
+    /// Records the channel followed now in the connection's span, if it
+    /// is not the one `before` (a text log line carries each value
+    /// recorded, so an unchanged one is not recorded again).
+    fn record_channel(&self, before: Option<ChannelName>) {
+        let now = self.joined.as_ref().map(|(name, _)| name);
+        if now != before.as_ref() {
+            let name = now.map_or("", |name| name.as_str());
+            Span::current().record("channel", name);
+        }
+    }
+
     /// Who the connection writes as, now (a sign-out ends it at once).
     fn me(&self) -> Option<Identity> {
         self.token
@@ -540,11 +573,18 @@ impl Connection {
         };
         match frame {
             ClientFrame::Join { channel, since } => match ChannelName::parse(&channel) {
-                Ok(channel) => self.follow(channel, since.as_ref()).await,
+                Ok(channel) => {
+                    let before = self.followed();
+                    let followed = self.follow(channel, since.as_ref()).await;
+                    self.record_channel(before);
+                    followed
+                }
                 Err(refusal) => self.refuse(refusal, None).await,
             },
             ClientFrame::Leave => {
+                let before = self.followed();
                 self.joined = None;
+                self.record_channel(before);
                 Ok(())
             }
             ClientFrame::Send {
@@ -753,8 +793,10 @@ impl Connection {
     }
 }
 
-/// The event that answers a refusal, which is counted on its way.
+/// The event that answers a refusal, which is counted and logged (in the
+/// connection's span) on its way.
 fn refusal_event(refusal: Refusal, client_id: Option<String>) -> ServerEvent {
+    tracing::info!(code = %super::telemetry::code_name(refusal.code), "refused");
     super::telemetry::count_refusal(refusal.code);
     ServerEvent::refusal(refusal, client_id)
 }
