@@ -80,7 +80,7 @@ impl FromServerFnError for Refusal {
             ),
         };
         #[cfg(feature = "ssr")]
-        ssr::set_status(refusal.code);
+        ssr::refused(refusal.code);
         refusal
     }
 }
@@ -382,7 +382,7 @@ pub(crate) mod ssr {
     /// The server's state, which every request has.
     pub fn state() -> Result<AppState, Refusal> {
         use_context::<AppState>().ok_or_else(|| {
-            set_status(ErrorCode::Internal);
+            refused(ErrorCode::Internal);
             Refusal::new(
                 ErrorCode::Internal,
                 "The server's state is missing from this request.",
@@ -394,9 +394,17 @@ pub(crate) mod ssr {
     pub async fn answer<T>(body: impl Future<Output = Result<T, Refusal>>) -> Result<T, Refusal> {
         let result = body.await;
         if let Err(refusal) = &result {
-            set_status(refusal.code);
+            refused(refusal.code);
         }
         result
+    }
+
+    /// A refusal is answered: it is counted and logged (in the call's
+    /// `server_fn` span), and given its HTTP status.
+    pub fn refused(code: ErrorCode) {
+        tracing::info!(code = %crate::server::telemetry::code_name(code), "refused");
+        crate::server::telemetry::count_refusal(code);
+        set_status(code);
     }
 
     pub fn set_status(code: ErrorCode) {

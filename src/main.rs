@@ -31,16 +31,12 @@ async fn run() -> std::process::ExitCode {
     use std::process::ExitCode;
 
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-
+    // The logger is set up from the settings, so until they are resolved
+    // a failure can only be said on standard error.
     let mut leptos_options = match leptos::prelude::get_configuration(None) {
         Ok(conf) => conf.leptos_options,
         Err(err) => {
-            tracing::error!(cause = %err, "cannot read the Leptos configuration");
+            eprintln!("flack: cannot read the Leptos configuration: {err}");
             return ExitCode::FAILURE;
         }
     };
@@ -51,10 +47,12 @@ async fn run() -> std::process::ExitCode {
     let settings = match Settings::resolve(&args, leptos_options.site_addr) {
         Ok(settings) => settings,
         Err(err) => {
-            tracing::error!(cause = %err, "bad settings");
+            eprintln!("flack: bad settings: {err}");
             return ExitCode::FAILURE;
         }
     };
+    flack::server::logs::init(settings.log_format);
+
     if let Some(Command::Backup { file }) = &args.command {
         let from = std::path::Path::new(&settings.database);
         return match flack::server::store::backup(from, file) {

@@ -7,20 +7,27 @@
 //! - [`socket`]: one WebSocket connection's life.
 //! - [`limits`]: rate limits and caps.
 //! - [`settings`]: flags, environment and `Leptos.toml`.
+//! - [`logs`]: the log lines' format.
+//! - `health`: `GET /healthz`.
+//! - `telemetry`: Prometheus metrics, on an address of their own.
 //!
 //! [`Server::bind`] wires them: state, then the router (`/ws`, `/api/*`,
-//! the Leptos pages, static files), then an HTTP listener whose limits are
-//! tighter than hyper's defaults, with graceful shutdown.
+//! `/healthz`, the Leptos pages, static files), then an HTTP listener
+//! whose limits are tighter than hyper's defaults, with graceful shutdown;
+//! and, when `metrics_addr` is set, a second listener for `/metrics`.
 
+mod health;
 pub mod hub;
 pub mod identity;
 pub mod limits;
+pub mod logs;
 pub mod origin;
 pub mod proxy;
 pub mod settings;
 pub mod site;
 pub mod socket;
 pub mod store;
+pub(crate) mod telemetry;
 
 use crate::app::{shell, App};
 use axum::body::Body;
@@ -50,6 +57,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tracing::Instrument;
 
 /// Largest request body: the largest valid server-function call is well
 /// under 1 KiB.
@@ -79,9 +87,14 @@ pub struct Server {
     pub hub: Arc<Hub>,
     /// Its identities, likewise.
     pub identities: Arc<Identities>,
+    /// The address metrics are served on, if any (`metrics_addr`; useful
+    /// with port 0).
+    pub metrics_addr: Option<SocketAddr>,
     store: Arc<dyn Store>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Serves `/metrics`, when `metrics_addr` is set.
+    metrics: Option<JoinHandle<()>>,
     sweeper: JoinHandle<()>,
     beater: JoinHandle<()>,
     ticker: JoinHandle<()>,
@@ -96,6 +109,9 @@ impl Server {
     /// Opens the store, binds the listener and starts serving in the
     /// background.
     pub async fn bind(settings: Settings, leptos_options: LeptosOptions) -> std::io::Result<Self> {
+        let metrics_at = settings
+            .metrics_socket()
+            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
         let sqlite = SqliteStore::open(&settings.database).map_err(std::io::Error::other)?;
         let database = sqlite.path().display().to_string();
         let store: Arc<dyn Store> = sqlite;
@@ -114,6 +130,13 @@ impl Server {
         let listener = TcpListener::bind(settings.addr).await?;
         let addr = listener.local_addr()?;
         let (stop, shutdown) = watch::channel(false);
+        let (metrics_addr, metrics) = match metrics_at {
+            Some(at) => {
+                let (bound, task) = telemetry::serve(at, shutdown.clone()).await?;
+                (Some(bound), Some(task))
+            }
+            None => (None, None),
+        };
         let shared = Arc::clone(&store);
         let hub = Hub::open(
             Arc::clone(&shared),
@@ -171,9 +194,11 @@ impl Server {
             addr,
             hub,
             identities,
+            metrics_addr,
             store,
             stop,
             task,
+            metrics,
             sweeper,
             beater,
             ticker,
@@ -190,6 +215,15 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        if let Some(mut metrics) = self.metrics {
+            // A scraper's open connection must not hold the stop up.
+            if tokio::time::timeout(Duration::from_secs(5), &mut metrics)
+                .await
+                .is_err()
+            {
+                metrics.abort();
+            }
+        }
         self.sweeper.abort();
         self.beater.abort();
         self.ticker.abort();
@@ -246,6 +280,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws", get(socket::upgrade))
         .route("/api/{*endpoint}", post(server_fn).get(server_fn))
+        .route("/healthz", get(health::healthz))
         .leptos_routes_with_context(&state, routes, context.clone(), page.clone())
         .merge(files)
         // Any other path: the app's "Page not found" (status 404).
@@ -260,6 +295,9 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(origin::refuse_cross_site))
+        // Around the cross-site check too, so that its refusals are
+        // logged in the call's span.
+        .layer(middleware::from_fn(in_server_fn_span))
         .layer(middleware::from_fn(limit_url))
         .layer(middleware::map_response(security_headers))
         .with_state(state)
@@ -273,6 +311,20 @@ pub fn router(state: AppState) -> Router {
 fn route_list() -> Vec<AxumRouteListing> {
     static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// Runs a server function call (any request under `/api/`) in a span of
+/// its own, `server_fn`, whose `endpoint` (the path after `/api/`) every
+/// line it logs carries. On the whole router rather than on the
+/// `/api/{*endpoint}` route: Leptos routes each known server function
+/// itself (`leptos_routes_with_context`), so that route only sees the
+/// unknown ones.
+async fn in_server_fn_span(request: Request, next: Next) -> Response {
+    let Some(endpoint) = request.uri().path().strip_prefix("/api/") else {
+        return next.run(request).await;
+    };
+    let span = tracing::info_span!("server_fn", endpoint = %endpoint);
+    next.run(request).instrument(span).await
 }
 
 async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {

@@ -56,7 +56,9 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
 /// The 403 answer, with the refusal as the JSON a server function's error
 /// has (the WebSocket upgrade at `/ws` answers the same way).
 pub fn forbidden(path: &str) -> Response {
-    tracing::info!(path, "cross-site request refused");
+    let code = ErrorCode::CrossSite;
+    tracing::info!(path, code = %super::telemetry::code_name(code), "cross-site request refused");
+    super::telemetry::count_refusal(code);
     let body = serde_json::to_string(&refusal()).unwrap_or_default();
     let mut response = (StatusCode::FORBIDDEN, body).into_response();
     response

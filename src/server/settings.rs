@@ -9,8 +9,10 @@ use super::proxy::TrustedProxies;
 use crate::model::DEFAULT_MAX_CHANNELS;
 use clap::{Parser, Subcommand};
 use serde::Deserialize;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// What the binary does besides serving.
 #[derive(Debug, Subcommand)]
@@ -121,6 +123,57 @@ settings! {
     /// anyone else that header is ignored [file: trusted_proxies; default:
     /// none].
     trusted_proxies: TrustedProxies = TrustedProxies::default(), "FLACK_TRUSTED_PROXIES";
+    /// How log lines are written: `text` (coloured only on a terminal)
+    /// or `json`, one object a line, for a log collector [file:
+    /// log_format; default: text].
+    log_format: LogFormat = LogFormat::Text, "FLACK_LOG_FORMAT";
+    /// Address and port of a second listener that serves Prometheus
+    /// metrics at `/metrics` (`127.0.0.1:9100`), kept off the public
+    /// address; empty serves none [file: metrics_addr; default: none].
+    metrics_addr: String = String::new(), "FLACK_METRICS_ADDR";
+}
+
+/// How log lines are written (the `log_format` setting).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum LogFormat {
+    /// Human-readable lines; colours only when standard output is a
+    /// terminal, so a file or journald gets no escape sequences.
+    #[default]
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "log_format: \u{201c}{other}\u{201d} is not a log format; use text or json"
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for LogFormat {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,7 +198,24 @@ impl Settings {
         if settings.idle_timeout_secs < 3 {
             return Err("idle_timeout_secs must be at least 3".into());
         }
+        settings.metrics_socket()?;
         Ok(settings)
+    }
+
+    /// The address metrics are served on, if any: `metrics_addr` read as
+    /// an address and port. Checked by [`Settings::resolve`], and again
+    /// by the server, whose settings may have been made in code.
+    pub fn metrics_socket(&self) -> Result<Option<SocketAddr>, String> {
+        let text = self.metrics_addr.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(|_| {
+            format!(
+                "metrics_addr: \u{201c}{text}\u{201d} is not an address and port such as \
+                 127.0.0.1:9100 (leave it empty to serve no metrics)"
+            )
+        })
     }
 }
 
@@ -216,6 +286,69 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         let argv = ["flack", "--trusted-proxies", "10.0.0.0/99"];
         assert!(Args::try_parse_from(argv).is_err());
+    }
+
+    #[test]
+    fn log_format_is_read_from_the_file_and_the_flag_and_a_bad_one_refused() {
+        let path = std::env::temp_dir().join(format!("flack-logs-{}.toml", std::process::id()));
+        let fallback: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        assert_eq!(Settings::default().log_format, LogFormat::Text);
+
+        std::fs::write(&path, "[server]\nlog_format = \"json\"\n").unwrap();
+        let s = Settings::resolve(&args(&[], &path), fallback).unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+        let s = Settings::resolve(&args(&["--log-format", "text"], &path), fallback).unwrap();
+        assert_eq!(s.log_format, LogFormat::Text);
+
+        std::fs::write(&path, "[server]\nlog_format = \"xml\"\n").unwrap();
+        let err = Settings::resolve(&args(&[], &path), fallback).unwrap_err();
+        assert!(
+            err.contains("\u{201c}xml\u{201d} is not a log format; use text or json"),
+            "{err}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        let err = Args::try_parse_from(["flack", "--log-format", "xml"]).unwrap_err();
+        assert!(err.to_string().contains("is not a log format"), "{err}");
+        let s = Settings::resolve(
+            &args(
+                &["--log-format", "json"],
+                Path::new("/nonexistent/Leptos.toml"),
+            ),
+            fallback,
+        )
+        .unwrap();
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn metrics_are_off_by_default_and_a_bad_address_is_refused() {
+        let fallback: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let none = Path::new("/nonexistent/Leptos.toml");
+        let s = Settings::resolve(&args(&[], none), fallback).unwrap();
+        assert_eq!(s.metrics_socket(), Ok(None));
+
+        let s = Settings::resolve(&args(&["--metrics-addr", "127.0.0.1:9100"], none), fallback)
+            .unwrap();
+        assert_eq!(
+            s.metrics_socket(),
+            Ok(Some("127.0.0.1:9100".parse().unwrap()))
+        );
+
+        let err =
+            Settings::resolve(&args(&["--metrics-addr", "localhost"], none), fallback).unwrap_err();
+        assert!(
+            err.contains("\u{201c}localhost\u{201d} is not an address"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_shipped_settings_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("Leptos.toml");
+        let fallback: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let s = Settings::resolve(&args(&[], &path), fallback).unwrap();
+        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.metrics_socket(), Ok(None), "metrics are off as shipped");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use super::hub::{Catchup, Draft, Frame, Notice, Pending};
 use super::identity::Token;
 use super::limits::{Admission, SendBudget};
 use super::store::TokenHash;
+use super::telemetry::Connected;
 use super::AppState;
 use crate::model::{
     ChannelName, Emoji, ErrorCode, Identity, MessageText, Refusal, Seq, MAX_FRAME_BYTES,
@@ -39,6 +40,8 @@ use tokio::sync::broadcast::{
     error::{RecvError, TryRecvError},
 };
 use tokio::time::Instant;
+use tracing::field::{display, Empty};
+use tracing::{Instrument, Span};
 
 /// The read buffer each connection starts with (tungstenite's default is
 /// 128 KiB). A client's frames are a few hundred bytes; a larger one grows
@@ -82,12 +85,27 @@ pub async fn upgrade(
         Some(Extension(ConnectInfo(peer))) => state.limits.admit(peer.ip()).map(Some),
         None => Ok(None),
     };
+    // Every line the connection logs says whose it is: the client's
+    // address, its identity (none when anonymous) and the channel it
+    // follows (recorded on each join).
+    let span = tracing::info_span!(
+        "connection",
+        peer = Empty,
+        identity = Empty,
+        channel = Empty
+    );
+    if let Some(Extension(ConnectInfo(peer))) = peer {
+        span.record("peer", display(peer));
+    }
+    if let Some(me) = token.as_ref().and_then(|t| state.identities.resolve(t)) {
+        span.record("identity", me.id);
+    }
     // Writes are buffered until flushed (tungstenite's default), so a batch
     // of events goes out in one write.
     ws.read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
-        .on_upgrade(move |socket| start(socket, state, token, admission))
+        .on_upgrade(move |socket| start(socket, state, token, admission).instrument(span))
 }
 
 /// The connection's task: everything it owns goes into one box, made
@@ -120,6 +138,7 @@ fn start(
         typing: false,
         typing_later: None,
         _admission: admission,
+        _connected: Connected::new(),
         online: None,
     };
     // `run` borrows: an `async fn` that takes its receiver by value keeps
@@ -130,7 +149,7 @@ fn start(
 /// Tells a connection over its address's limit why, then closes it
 /// (1008, policy violation).
 async fn turn_away(mut socket: WebSocket, refusal: Refusal) {
-    let event = ServerEvent::refusal(refusal, None);
+    let event = refusal_event(refusal, None);
     let _ = socket.send(WsMessage::Text(event.to_json().into())).await;
     let _ = socket
         .send(WsMessage::Close(Some(CloseFrame {
@@ -162,6 +181,8 @@ struct Connection {
     typing_later: Option<Box<TypingLater>>,
     /// Holds this connection's place in its address's count.
     _admission: Option<Admission>,
+    /// Counts it in `flack_connections` while it lives.
+    _connected: Connected,
     /// Counts this connection's person as online while it lives.
     online: Option<Online>,
 }
@@ -205,12 +226,12 @@ impl Reply {
                     seq,
                 }),
                 (Ok(_), None) => None,
-                (Err(refusal), client_id) => Some(ServerEvent::refusal(refusal, client_id)),
+                (Err(refusal), client_id) => Some(refusal_event(refusal, client_id)),
             },
             Reply::Change(pending) => pending
                 .await
                 .err()
-                .map(|refusal| ServerEvent::refusal(refusal, None)),
+                .map(|refusal| refusal_event(refusal, None)),
         }
     }
 }
@@ -249,7 +270,7 @@ async fn next_event(
 /// When a waiting `typing: on` is due; never without one.
 async fn typing_due(later: Option<&TypingLater>) {
     match later {
-        Some(later) => tokio::time::sleep_until(later.at.into()).await,
+        Some(later) => tokio::time::sleep_until(later.at).await,
         None => std::future::pending().await,
     }
 }
@@ -390,6 +411,22 @@ impl Connection {
             .await
     }
 
+    /// The channel the connection follows.
+    fn followed(&self) -> Option<ChannelName> {
+        self.joined.as_ref().map(|(name, _)| name.clone())
+    }
+
+    /// Records the channel followed now in the connection's span, if it
+    /// is not the one `before` (a text log line carries each value
+    /// recorded, so an unchanged one is not recorded again).
+    fn record_channel(&self, before: Option<ChannelName>) {
+        let now = self.joined.as_ref().map(|(name, _)| name);
+        if now != before.as_ref() {
+            let name = now.map_or("", |name| name.as_str());
+            Span::current().record("channel", name);
+        }
+    }
+
     /// Who the connection writes as, now (a sign-out ends it at once).
     fn me(&self) -> Option<Identity> {
         self.token
@@ -501,7 +538,7 @@ impl Connection {
     }
 
     async fn refuse(&mut self, refusal: Refusal, client_id: Option<String>) -> Result<(), Gone> {
-        let event = ServerEvent::refusal(refusal, client_id);
+        let event = refusal_event(refusal, client_id);
         self.send(event.to_json().into()).await
     }
 
@@ -536,11 +573,18 @@ impl Connection {
         };
         match frame {
             ClientFrame::Join { channel, since } => match ChannelName::parse(&channel) {
-                Ok(channel) => self.follow(channel, since.as_ref()).await,
+                Ok(channel) => {
+                    let before = self.followed();
+                    let followed = self.follow(channel, since.as_ref()).await;
+                    self.record_channel(before);
+                    followed
+                }
                 Err(refusal) => self.refuse(refusal, None).await,
             },
             ClientFrame::Leave => {
+                let before = self.followed();
                 self.joined = None;
+                self.record_channel(before);
                 Ok(())
             }
             ClientFrame::Send {
@@ -747,6 +791,14 @@ impl Connection {
         let pending = self.state.hub.post(&channel, &me, draft);
         Ok((channel, pending))
     }
+}
+
+/// The event that answers a refusal, which is counted and logged (in the
+/// connection's span) on its way.
+fn refusal_event(refusal: Refusal, client_id: Option<String>) -> ServerEvent {
+    tracing::info!(code = %super::telemetry::code_name(refusal.code), "refused");
+    super::telemetry::count_refusal(refusal.code);
+    ServerEvent::refusal(refusal, client_id)
 }
 
 /// A `typing: on` waiting for its interval to end.

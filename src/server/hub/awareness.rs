@@ -217,6 +217,9 @@ impl Hub {
     pub fn tick(&self) {
         let active: Vec<ChannelName> = {
             let channels = self.channels.read().unwrap_or_else(|p| p.into_inner());
+            let deepest = channels.by_name.values().map(|c| c.fanout.len()).max();
+            metrics::gauge!(crate::server::telemetry::FANOUT_QUEUED_MAX)
+                .set(deepest.unwrap_or(0) as f64);
             channels
                 .by_name
                 .values()

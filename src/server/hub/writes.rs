@@ -173,6 +173,9 @@ impl Hub {
                 let answered = match outcome {
                     Ok(outcome) => {
                         if let Outcome::Event(event) = &outcome {
+                            if event.kind == EventKind::Posted {
+                                metrics::counter!(crate::server::telemetry::MESSAGES).increment(1);
+                            }
                             announce(&channel, event, &directory);
                         }
                         T::of(&outcome).ok_or_else(|| {

@@ -323,11 +323,13 @@ fn write_loop(
         }
         let started = Instant::now();
         let outcomes = commit(&mut conn, group.iter().map(|(w, _)| w));
+        let took = started.elapsed();
         tracing::debug!(
             writes = group.len(),
-            micros = started.elapsed().as_micros() as u64,
+            micros = took.as_micros() as u64,
             "group committed"
         );
+        metrics::histogram!(crate::server::telemetry::COMMIT_SECONDS).record(took.as_secs_f64());
         behind |= outcomes
             .iter()
             .any(|o| matches!(o, Ok(Outcome::Event(_)) | Ok(Outcome::Repeat(_))));
