@@ -98,7 +98,7 @@ pub(crate) async fn post(
 
 fn event(outcome: Result<Outcome, StoreError>) -> Event {
     match outcome {
-        Ok(Outcome::Event(event)) => event,
+        Ok(Outcome::Event(event)) => *event,
         other => panic!("expected an event, got {other:?}"),
     }
 }

@@ -156,8 +156,9 @@ pub enum Write {
 /// What the store decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    /// A channel event, numbered by the store.
-    Event(Event),
+    /// A channel event, numbered by the store (boxed: it is much the
+    /// largest answer).
+    Event(Box<Event>),
     /// A retried send: the number the first one was stored as.
     Repeat(Seq),
     /// Nothing to change (the same text, a reaction already so).

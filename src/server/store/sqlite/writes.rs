@@ -342,7 +342,7 @@ fn event(
     conn.prepare_cached("DELETE FROM log WHERE channel_id = ?1 AND seq <= ?2")?
         .execute(params![channel as i64, seq as i64 - HISTORY_LIMIT as i64])?;
     let event: Event = rows::event(conn, channel, seq, kind, message_seq, mentioned)?;
-    Ok(Outcome::Event(event))
+    Ok(Outcome::Event(Box::new(event)))
 }
 
 /// Message `seq` of the channel, refused if it is deleted or never was.
