@@ -30,6 +30,8 @@ pub mod client;
 #[path = "client/inert.rs"]
 pub mod client;
 #[cfg(feature = "ssr")]
+pub mod host;
+#[cfg(feature = "ssr")]
 pub mod server;
 
 /// The browser's entry point: hydrates the server-rendered page.

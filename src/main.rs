@@ -26,8 +26,8 @@ fn main() -> std::process::ExitCode {
 #[cfg(feature = "ssr")]
 async fn run() -> std::process::ExitCode {
     use clap::Parser;
+    use flack::host::Server;
     use flack::server::settings::{Args, Command, Settings};
-    use flack::server::Server;
     use std::process::ExitCode;
 
     let args = Args::parse();

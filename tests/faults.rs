@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// A server without the send limit, for tests that send a lot on purpose.
-async fn unlimited() -> flack::server::Server {
+async fn unlimited() -> flack::host::Server {
     start_with(|s| s.send_per_second = 0).await
 }
 

@@ -76,7 +76,7 @@ pub fn sign_in_from_storage(chat: Chat) {
 pub fn viewer_of_request() -> Option<Identity> {
     #[cfg(feature = "ssr")]
     {
-        crate::api::ssr::identity(&use_context::<crate::server::AppState>()?)
+        crate::api::ssr::caller()
     }
     #[cfg(not(feature = "ssr"))]
     None

@@ -4,9 +4,9 @@
 
 #![allow(dead_code)]
 
+use flack::host::Server;
 use flack::protocol::{ClientFrame, ServerEvent};
 use flack::server::settings::Settings;
-use flack::server::Server;
 use futures_util::{SinkExt, StreamExt};
 use leptos::prelude::LeptosOptions;
 use std::net::SocketAddr;
