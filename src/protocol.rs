@@ -287,6 +287,19 @@ pub fn tag_outside(text: &str) -> Option<String> {
     Some(format!(r#"{{"{name}":{{{fields}}}"#))
 }
 
+/// A client's real-time connection, as its status element reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// Not started (no name yet, or not in a browser).
+    Idle,
+    Connecting,
+    Online,
+    /// Lost; trying again.
+    Reconnecting,
+    /// The browser says the network is gone.
+    Offline,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,25 +17,6 @@ fn signed_in(chat: Chat, me: Identity) {
     socket::start(chat);
 }
 
-/// Claims the current name again after the server forgot it (a new store,
-/// or it expired), then reconnects the socket so it writes as that name.
-pub fn reclaim(chat: Chat) {
-    let Me::Named(me) = chat.me.get_untracked() else {
-        return;
-    };
-    spawn_local(async move {
-        match claim_name(me.name.to_string()).await {
-            Ok(me) => {
-                chat.me.set(Me::Named(me));
-                socket::reconnect();
-            }
-            Err(refusal) => chat.me.set(Me::Anonymous {
-                problem: Some(refusal.message),
-            }),
-        }
-    });
-}
-
 /// In the browser, claims the remembered name again (the server may have
 /// restarted, or the cookie expired); with none, asks for one.
 pub fn sign_in_from_storage(chat: Chat) {

@@ -2,7 +2,6 @@
 //! mentions, its reactions and thread, and the actions on it (react,
 //! reply in thread, edit and delete one's own).
 
-use super::channel::{full_time, time_label};
 use super::lazy::{Loading, OnDemand};
 pub use super::state::Place;
 use super::state::{Chat, Delivery, Outgoing};
@@ -10,6 +9,7 @@ use super::text::rich_text;
 use crate::api::{delete_message, edit_message, react};
 use crate::emoji::{self, COMMON};
 use crate::model::{ChannelName, IdentityId, Message, MessageText, Reaction, Seq};
+use chrono::{DateTime, Datelike, Local, TimeZone, Timelike, Utc};
 use leptos::ev::KeyboardEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -507,5 +507,121 @@ pub fn OutgoingItem(outgoing: Outgoing) -> impl IntoView {
             <p class="text">{outgoing.text}</p>
             {problem.map(|p| view! { <p class="error">{p}</p> })}
         </div>
+    }
+}
+
+/// Messages paired with who reads them, for a keyed list: each is drawn
+/// for its reader (see [`MessageItem`]), and drawn anew when the reader
+/// changes, as it is when the message itself changes (an edit, a
+/// reaction).
+pub fn with_reader(chat: Chat, messages: Vec<Message>) -> Vec<(Option<IdentityId>, Message)> {
+    // Tracked; changes only when the identity does.
+    let reader = chat.my_id();
+    messages.into_iter().map(|m| (reader, m)).collect()
+}
+
+/// "14:05" today, "Nov 21, 14:05" before; in the viewer's time zone once
+/// running in the browser, in UTC on the server (which does not know it).
+pub fn time_label(at: DateTime<Utc>, in_browser: bool) -> String {
+    if in_browser {
+        let local = at.with_timezone(&Local);
+        if local.date_naive() == Local::now().date_naive() {
+            clock(&local)
+        } else {
+            format!("{}, {}", short_day(&local), clock(&local))
+        }
+    } else {
+        format!("{}, {} UTC", short_day(&at), clock(&at))
+    }
+}
+
+/// The full date and time, for the tooltip: "Sunday 22 November 2026,
+/// 14:05:09", in the viewer's time zone in the browser, else in UTC.
+pub fn full_time(at: DateTime<Utc>, in_browser: bool) -> String {
+    fn full<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
+        format!(
+            "{} {} {} {}, {}:{:02}",
+            WEEKDAYS[t.weekday().num_days_from_monday() as usize],
+            t.day(),
+            MONTHS[t.month0() as usize],
+            t.year(),
+            clock(t),
+            t.second()
+        )
+    }
+    if in_browser {
+        full(&at.with_timezone(&Local))
+    } else {
+        format!("{} UTC", full(&at))
+    }
+}
+
+// Dates are put together by hand rather than with chrono's `format`,
+// whose format-string machinery would add ~20 KB to the WASM.
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// "09:05"
+fn clock<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// "Nov 21"
+fn short_day<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
+    format!("{} {}", &MONTHS[t.month0() as usize][..3], t.day())
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn server_rendered_times_are_in_utc() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 7, 9, 5, 4).unwrap();
+        assert_eq!(time_label(at, false), "Mar 7, 09:05 UTC");
+        assert_eq!(full_time(at, false), "Saturday 7 March 2026, 09:05:04 UTC");
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 23, 59, 59).unwrap();
+        assert_eq!(time_label(at, false), "Nov 22, 23:59 UTC");
+        assert_eq!(
+            full_time(at, false),
+            "Sunday 22 November 2026, 23:59:59 UTC"
+        );
+    }
+
+    #[test]
+    fn times_today_show_only_the_clock() {
+        let now = Utc::now();
+        let local = now.with_timezone(&Local);
+        assert_eq!(
+            time_label(now, true),
+            format!("{:02}:{:02}", local.hour(), local.minute())
+        );
+        let long_ago = Utc.with_ymd_and_hms(2020, 1, 2, 3, 4, 5).unwrap();
+        assert!(
+            time_label(long_ago, true).starts_with("Jan "),
+            "{}",
+            time_label(long_ago, true)
+        );
     }
 }

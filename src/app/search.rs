@@ -154,7 +154,7 @@ fn Results(hits: Vec<SearchHit>, words: Vec<String>) -> impl IntoView {
                 .map(|hit| {
                     let href = result_href(&hit, me, &directs);
                     let place = place_label(&hit.channel, me, &directs);
-                    let time = super::channel::time_label(hit.message.sent_at, in_browser);
+                    let time = super::message::time_label(hit.message.sent_at, in_browser);
                     let runs = snippet(hit.message.text.as_str(), &words);
                     view! {
                         <li>

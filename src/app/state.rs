@@ -34,18 +34,7 @@ pub enum Me {
     Named(Identity),
 }
 
-/// The real-time connection, as the status element reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Connection {
-    /// Not started (no name yet, or not in a browser).
-    Idle,
-    Connecting,
-    Online,
-    /// Lost; trying again.
-    Reconnecting,
-    /// The browser says the network is gone.
-    Offline,
-}
+pub use crate::protocol::Connection;
 
 /// The open channel as the socket keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -566,7 +555,7 @@ impl Chat {
         Effect::new(move |restored: Option<Option<IdentityId>>| {
             let me = self.my_id()?;
             if restored.flatten() != Some(me) {
-                let kept = storage::outbox(me);
+                let kept: Vec<Outgoing> = storage::outbox(me);
                 if !kept.is_empty() {
                     self.outbox.update(|outbox| {
                         for entry in kept {
@@ -617,7 +606,12 @@ impl Chat {
                 o.attempt = attempt;
                 o.in_flight = true;
             });
-            crate::client::socket::expect_ack(*self, entry.client_id, attempt);
+            let chat = *self;
+            let client_id = entry.client_id;
+            crate::client::socket::later(
+                move || chat.give_up(&client_id, attempt),
+                crate::client::socket::ACK_TIMEOUT_MS,
+            );
         }
     }
 
@@ -721,7 +715,7 @@ impl Chat {
                         // The server does not know us (a new store, or we
                         // were idle too long): claim the name again, then
                         // reconnect as its holder.
-                        super::identity::reclaim(*self);
+                        self.reclaim();
                     } else {
                         // Signed out in another tab: so is this one.
                         self.me.set(Me::Anonymous { problem: None });
@@ -1022,6 +1016,63 @@ fn push_in_order(messages: &mut Vec<Message>, message: Message) {
             let excess = messages.len() - HISTORY_LIMIT;
             messages.drain(..excess);
         }
+    }
+}
+
+/// Claims the current name again after the server forgot it (a new store,
+/// or it expired), then reconnects the socket so it writes as that name.
+fn reclaim_name(chat: Chat) {
+    let Me::Named(me) = chat.me.get_untracked() else {
+        return;
+    };
+    leptos::task::spawn_local(async move {
+        match crate::api::claim_name(me.name.to_string()).await {
+            Ok(me) => {
+                chat.me.set(Me::Named(me));
+                crate::client::socket::reconnect();
+            }
+            Err(refusal) => chat.me.set(Me::Anonymous {
+                problem: Some(refusal.message),
+            }),
+        }
+    });
+}
+
+impl Chat {
+    /// See [`reclaim_name`].
+    fn reclaim(&self) {
+        reclaim_name(*self);
+    }
+}
+
+/// The app as the socket sees it: events in, the link's state, and what
+/// to follow.
+impl crate::client::socket::Page for Chat {
+    fn event(&self, event: ServerEvent) {
+        self.apply(event);
+    }
+
+    fn state(&self, state: Connection) {
+        self.connection.update(|c| {
+            // "Connecting" is only said of a first connection; after a
+            // loss the status stays "reconnecting" or "offline".
+            if state != Connection::Connecting || *c == Connection::Idle {
+                *c = state;
+            }
+        });
+    }
+
+    fn follow(&self) -> Option<ClientFrame> {
+        self.open.get()?;
+        self.join_frame()
+    }
+
+    fn opened(&self) -> Option<ClientFrame> {
+        self.join_frame()
+    }
+
+    fn lost(&self) {
+        self.link_lost();
     }
 }
 

@@ -3,9 +3,9 @@
 //! over it on a phone. Replies arrive live through the channel's socket.
 
 use super::awareness::TypingStatus;
-use super::channel::with_reader;
 use super::composer::Composer;
 use super::lazy::{Loading, OnDemand};
+use super::message::with_reader;
 use super::message::{on_log_click, MessageItem, OutgoingItem, Place};
 use super::state::{Chat, OpenThread};
 use crate::api::fetch_thread;

@@ -3,7 +3,6 @@
 //! effects, which never run during server rendering.
 
 pub mod storage {
-    use crate::app::state::Outgoing;
     use crate::model::{ChannelName, DisplayName, IdentityId};
 
     pub fn name() -> Option<String> {
@@ -18,11 +17,11 @@ pub mod storage {
 
     pub fn set_channel(_: Option<&ChannelName>) {}
 
-    pub fn outbox(_: IdentityId) -> Vec<Outgoing> {
+    pub fn outbox<T>(_: IdentityId) -> Vec<T> {
         Vec::new()
     }
 
-    pub fn set_outbox(_: IdentityId, _: &[Outgoing]) {}
+    pub fn set_outbox<T>(_: IdentityId, _: &[T]) {}
 }
 
 pub mod notify {
@@ -48,16 +47,24 @@ pub mod notify {
 }
 
 pub mod socket {
-    use crate::app::state::Chat;
-    use crate::protocol::ClientFrame;
+    use crate::protocol::{ClientFrame, Connection, ServerEvent};
 
-    pub fn start(_: Chat) {}
+    /// See the browser's `Page`.
+    pub trait Page: 'static {
+        fn event(&self, event: ServerEvent);
+        fn state(&self, state: Connection);
+        fn follow(&self) -> Option<ClientFrame>;
+        fn opened(&self) -> Option<ClientFrame>;
+        fn lost(&self);
+    }
+
+    pub const ACK_TIMEOUT_MS: u64 = 10_000;
+
+    pub fn start(_: impl Page) {}
 
     pub fn send(_: &ClientFrame) -> bool {
         false
     }
-
-    pub fn expect_ack(_: Chat, _: String, _: u32) {}
 
     pub fn reconnect() {}
 

@@ -1,7 +1,8 @@
 //! The tab's one WebSocket to `/ws`, turned into signals.
 //!
-//! This module owns the socket: it opens it once a name is claimed, feeds
-//! every [`ServerEvent`] to [`Chat::apply`], follows the open channel, and
+//! This module owns the socket: it opens it once a name is claimed, hands
+//! every [`ServerEvent`] to the [`Page`] (the app, which it knows only by
+//! that trait), follows what the page shows, and
 //! when the socket closes it reconnects by itself (exponential backoff with
 //! jitter, at once when the network comes back or the tab becomes visible)
 //! and joins the open channel again. There is never more than one socket.
@@ -12,10 +13,10 @@
 //! has been silent for the whole timeout for dead: it says so, closes it
 //! and connects again.
 
-use crate::app::state::{Chat, Connection};
-use crate::protocol::{ClientFrame, ServerEvent};
+use crate::protocol::{ClientFrame, Connection, ServerEvent};
 use leptos::prelude::*;
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::JsCast;
@@ -42,8 +43,28 @@ impl Link {
     }
 }
 
+/// What the socket tells the page, and asks of it: how the app hears
+/// the server without the socket knowing the app.
+pub trait Page: 'static {
+    /// A frame from the server.
+    fn event(&self, event: ServerEvent);
+    /// The link's state changed.
+    fn state(&self, state: Connection);
+    /// The frame that follows what the page shows now, read reactively:
+    /// sent whenever that changes.
+    fn follow(&self) -> Option<ClientFrame>;
+    /// The link opened: the frame that resumes what the page follows.
+    fn opened(&self) -> Option<ClientFrame>;
+    /// The link was lost (what was in flight will need sending again).
+    fn lost(&self);
+}
+
+/// How long a sent message may wait for the server's acknowledgement
+/// before it is shown as failed (with a retry).
+pub const ACK_TIMEOUT_MS: u64 = 10_000;
+
 struct Driver {
-    chat: Chat,
+    page: Rc<dyn Page>,
     link: Option<Link>,
     /// When the open link last brought anything, and when it last had a
     /// ping sent (ms since the epoch).
@@ -63,13 +84,14 @@ thread_local! {
 
 /// Starts the socket for this tab; a later call (a new identity) connects
 /// it again, with the new cookie.
-pub fn start(chat: Chat) {
+pub fn start(page: impl Page) {
+    let page: Rc<dyn Page> = Rc::new(page);
     let first = DRIVER.with_borrow_mut(|driver| {
         if driver.is_some() {
             return false;
         }
         *driver = Some(Driver {
-            chat,
+            page: Rc::clone(&page),
             link: None,
             heard_at: js_sys::Date::now(),
             pinged_at: js_sys::Date::now(),
@@ -82,18 +104,17 @@ pub fn start(chat: Chat) {
     if !first {
         return reconnect();
     }
-    // Follow whichever channel is open.
+    // Follow whatever the page shows.
+    let following = Rc::clone(&page);
     Effect::new(move |_| {
-        if chat.open.get().is_some() {
-            if let Some(frame) = chat.join_frame() {
-                send(&frame);
-            }
+        if let Some(frame) = following.follow() {
+            send(&frame);
         }
     });
     // The browser knows first when the network goes: close now rather
     // than wait for a timeout, and say so.
     let _ = window_event_listener(leptos::ev::offline, move |_| {
-        chat.connection.set(Connection::Offline);
+        page.state(Connection::Offline);
         drop_link();
     });
     // Do not wait out the backoff when the reason for waiting is gone.
@@ -165,15 +186,6 @@ pub fn later(f: impl FnOnce() + 'static, ms: u64) {
     set_timeout(f, Duration::from_millis(ms));
 }
 
-/// How long a sent message may wait for the server's acknowledgement
-/// before it is shown as failed (with a retry).
-const ACK_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Marks a message failed unless it is acknowledged in time.
-pub fn expect_ack(chat: Chat, client_id: String, attempt: u32) {
-    set_timeout(move || chat.give_up(&client_id, attempt), ACK_TIMEOUT);
-}
-
 /// Sends a frame if the socket is open.
 pub fn send(frame: &ClientFrame) -> bool {
     let Ok(text) = serde_json::to_string(frame) else {
@@ -220,24 +232,21 @@ fn connect_now() {
 
 /// Opens the socket unless one is open or opening.
 fn connect() {
-    let chat = DRIVER.with_borrow_mut(|driver| {
+    let page = DRIVER.with_borrow_mut(|driver| {
         let d = driver.as_mut()?;
         if d.link.is_some() {
             return None;
         }
         d.generation += 1;
-        Some(d.chat)
+        Some(Rc::clone(&d.page))
     });
-    let Some(chat) = chat else { return };
+    let Some(page) = page else { return };
     let socket = match WebSocket::new(&socket_url()) {
         Ok(socket) => socket,
         Err(_) => return schedule_retry(),
     };
-    chat.connection.update(|c| {
-        if *c == Connection::Idle {
-            *c = Connection::Connecting;
-        }
-    });
+    page.state(Connection::Connecting);
+    let opening = Rc::clone(&page);
     let on_open = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
         DRIVER.with_borrow_mut(|driver| {
             if let Some(d) = driver.as_mut() {
@@ -246,10 +255,10 @@ fn connect() {
                 d.pinged_at = d.heard_at;
             }
         });
-        chat.connection.set(Connection::Online);
+        opening.state(Connection::Online);
         // Resume the open channel from the cursor; the outbox follows
         // once the server has answered.
-        if let Some(frame) = chat.join_frame() {
+        if let Some(frame) = opening.opened() {
             send(&frame);
         }
     });
@@ -261,7 +270,7 @@ fn connect() {
         });
         if let Some(text) = event.data().as_string() {
             match ServerEvent::from_json(&text) {
-                Ok(event) => chat.apply(event),
+                Ok(event) => page.event(event),
                 Err(err) => leptos::logging::warn!("unreadable server event: {err}"),
             }
         }
@@ -292,12 +301,13 @@ fn connect() {
 
 /// The link is gone: say so, and try again.
 fn lost() {
-    let Some(chat) = DRIVER.with_borrow(|driver| driver.as_ref().map(|d| d.chat)) else {
+    let Some(page) = DRIVER.with_borrow(|driver| driver.as_ref().map(|d| Rc::clone(&d.page)))
+    else {
         return;
     };
-    chat.link_lost();
+    page.lost();
     let online = window().navigator().on_line();
-    chat.connection.set(if online {
+    page.state(if online {
         Connection::Reconnecting
     } else {
         Connection::Offline

@@ -3,7 +3,6 @@
 //! identity token is not here: it is an HttpOnly cookie that page script
 //! cannot read.
 
-use crate::app::state::Outgoing;
 use crate::model::{ChannelName, DisplayName, IdentityId};
 use gloo_storage::{LocalStorage, SessionStorage, Storage};
 use serde::{Deserialize, Serialize};
@@ -47,15 +46,15 @@ pub fn set_channel(channel: Option<&ChannelName>) {
 
 /// The messages kept for `me` in this tab (none if they were someone
 /// else's, or unreadable).
-pub fn outbox(me: IdentityId) -> Vec<Outgoing> {
-    SessionStorage::get::<Kept<Vec<Outgoing>>>(OUTBOX_KEY)
+pub fn outbox<T: serde::de::DeserializeOwned>(me: IdentityId) -> Vec<T> {
+    SessionStorage::get::<Kept<Vec<T>>>(OUTBOX_KEY)
         .ok()
         .filter(|kept| kept.identity == me)
         .map(|kept| kept.outbox)
         .unwrap_or_default()
 }
 
-pub fn set_outbox(me: IdentityId, outbox: &[Outgoing]) {
+pub fn set_outbox<T: serde::Serialize>(me: IdentityId, outbox: &[T]) {
     if outbox.is_empty() {
         SessionStorage::delete(OUTBOX_KEY);
     } else {
