@@ -546,23 +546,32 @@ async fn after_a_restart_cursors_resume_and_numbers_continue() {
 async fn a_join_falls_back_to_a_snapshot_when_replay_cannot_be_exact() {
     let (hub, _store) = hub().await;
     let general = create(&hub, "general").await;
-    for i in 1..=150 {
+    for i in 1..=300 {
         post(&hub, &general, 1, &format!("m{i}")).await;
     }
-    // Event 50 is no longer logged: replaying from 49 would miss it.
+    // Event 50 is logged neither in memory nor in the store any more:
+    // replaying from 49 would miss it.
     let old = hub
         .join(&general, None, Some(&cursor(&hub, 49)))
         .await
         .unwrap();
     assert!(
-        matches!(old.catchup, Catchup::Snapshot { ref messages, seq: 150 } if messages.len() == 100)
+        matches!(old.catchup, Catchup::Snapshot { ref messages, seq: 300 } if messages.len() == 100)
     );
-    // Event 51 is the oldest logged: replay from 50 is exact.
+    // Event 201 is the oldest the hub holds: replay from 200 is exact.
     let edge = hub
-        .join(&general, None, Some(&cursor(&hub, 50)))
+        .join(&general, None, Some(&cursor(&hub, 200)))
         .await
         .unwrap();
     assert!(matches!(edge.catchup, Catchup::Replay { ref frames, .. } if frames.len() == 100));
+    // Older than that, the store's log (which keeps at least 100) replays.
+    let stored = hub
+        .join(&general, None, Some(&cursor(&hub, 195)))
+        .await
+        .unwrap();
+    assert!(
+        matches!(stored.catchup, Catchup::Replay { ref frames, seq: 300 } if frames.len() == 105)
+    );
     // A cursor of another store, or from the future, is not trusted.
     let other_store = Cursor {
         epoch: "other".into(),
@@ -892,7 +901,7 @@ async fn every_kind_of_event_replays_exactly_also_after_a_restart() {
     let cached = replayed(&hub, &general, later - 1).await;
     assert_eq!(cached, [("message".to_owned(), "later".to_owned())]);
     // A cursor beyond what the log keeps gets a snapshot.
-    for i in 0..HISTORY_LIMIT {
+    for i in 0..2 * HISTORY_LIMIT {
         post(&hub, &general, 1, &format!("n{i}")).await;
     }
     let hub = reopen(&store).await;

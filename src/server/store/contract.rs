@@ -719,12 +719,12 @@ pub(crate) async fn the_stored_log_replays_events_and_never_a_deleted_text(store
     // Beyond the last event, or a channel that is not there: no replay.
     assert_eq!(store.events(general, 5).await.unwrap(), None);
     assert_eq!(store.events(999, 0).await.unwrap(), None);
-    // Only the last HISTORY_LIMIT events are kept.
-    for i in 0..HISTORY_LIMIT {
+    // At least the last HISTORY_LIMIT events are kept, and not all.
+    for i in 0..2 * HISTORY_LIMIT {
         post(&*store, general, 1, &format!("n{i}")).await;
     }
     assert_eq!(store.events(general, 0).await.unwrap(), None);
-    let last = 4 + HISTORY_LIMIT as Seq;
+    let last = 4 + 2 * HISTORY_LIMIT as Seq;
     let tail = store
         .events(general, last - HISTORY_LIMIT as Seq)
         .await

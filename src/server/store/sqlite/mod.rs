@@ -159,6 +159,9 @@ impl SqliteStore {
         }
         // Every commit reaches the disk before it is acknowledged.
         writer.pragma_update(None, "synchronous", "FULL")?;
+        // A write's savepoint keeps what it would undo in memory, not in a
+        // temporary file.
+        writer.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut writer)?;
         // Checkpoints run on a thread of their own (see `checkpoint_loop`),
         // not in the commit that happens to fill the WAL.
@@ -291,28 +294,21 @@ fn write_loop(
     let mut indexed_at = Instant::now();
     let mut behind = true;
     loop {
-        // Indexing, in small batches: when nothing waits, or at least
-        // every INDEX_EVERY while writes keep coming.
+        // Indexing, at most every INDEX_EVERY and for at most
+        // INDEX_BUDGET at a time (batch after batch), so that a commit
+        // never waits long behind it; each batch is a transaction of its
+        // own.
         if behind && indexed_at.elapsed() >= search::INDEX_EVERY {
-            behind = search::index_pending(&mut conn);
+            let started = Instant::now();
+            while behind && started.elapsed() < search::INDEX_BUDGET {
+                behind = search::index_pending(&mut conn);
+            }
             indexed_at = Instant::now();
         }
-        let first = match ops.try_recv() {
+        let first = match ops.recv_timeout(search::INDEX_EVERY) {
             Ok(first) => first,
-            Err(mpsc::TryRecvError::Disconnected) => break,
-            Err(mpsc::TryRecvError::Empty) => {
-                if behind {
-                    behind = search::index_pending(&mut conn);
-                    indexed_at = Instant::now();
-                    if behind {
-                        continue;
-                    }
-                }
-                match ops.recv() {
-                    Ok(first) => first,
-                    Err(_) => break,
-                }
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -353,18 +349,71 @@ fn write_loop(
     let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
 }
 
-/// Commits the writes in one transaction, each in its own savepoint: a
-/// write refused (or failing) rolls back alone. If the commit itself
-/// fails, every write fails.
+/// Commits the writes in one transaction, each isolated: a write refused
+/// (or failing) changes nothing and fails no other write. If the commit
+/// itself fails, every write fails.
+///
+/// A write is first applied without a savepoint: every rule is checked
+/// before a write changes anything, so a refusal leaves nothing to undo
+/// (the count of changed rows proves it). Only if a write fails after
+/// changing something (or otherwise than by a refusal) is the group done
+/// again from the start with a savepoint per write, so that the failing
+/// write rolls back alone. Savepoints cost about a sixth of the writer's
+/// time when every write has one.
 fn commit<'a>(
     conn: &mut Connection,
-    writes: impl ExactSizeIterator<Item = &'a Write>,
+    writes: impl ExactSizeIterator<Item = &'a Write> + Clone,
 ) -> Vec<Result<Outcome, StoreError>> {
     let count = writes.len();
-    let run = |conn: &mut Connection| -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
-        let mut tx = conn.transaction()?;
-        let mut outcomes = Vec::with_capacity(count);
-        for write in writes {
+    let outcome = match group(conn, writes.clone(), false) {
+        Err(Redo::WithSavepoints) => group(conn, writes, true),
+        other => other,
+    };
+    outcome.unwrap_or_else(|redo| {
+        let err = match redo {
+            Redo::Failed(err) => err,
+            Redo::WithSavepoints => StoreError::Io(redo.to_string()),
+        };
+        tracing::error!(cause = %err, writes = count, "a commit failed");
+        (0..count).map(|_| Err(err.clone())).collect()
+    })
+}
+
+/// Why a group was not committed.
+enum Redo {
+    /// A write failed after changing something: do the group again, each
+    /// write in a savepoint.
+    WithSavepoints,
+    /// The transaction failed.
+    Failed(StoreError),
+}
+
+impl std::fmt::Display for Redo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Redo::WithSavepoints => f.write_str("a write failed part way"),
+            Redo::Failed(err) => err.fmt(f),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Redo {
+    fn from(err: rusqlite::Error) -> Self {
+        Redo::Failed(err.into())
+    }
+}
+
+/// One transaction of the group's writes (see [`commit`]); rolled back
+/// unless it commits.
+fn group<'a>(
+    conn: &mut Connection,
+    writes: impl Iterator<Item = &'a Write>,
+    savepoints: bool,
+) -> Result<Vec<Result<Outcome, StoreError>>, Redo> {
+    let mut tx = conn.transaction()?;
+    let mut outcomes = Vec::new();
+    for write in writes {
+        if savepoints {
             let savepoint = tx.savepoint()?;
             match writes::apply(&savepoint, write) {
                 Ok(outcome) => {
@@ -380,17 +429,19 @@ fn commit<'a>(
                     outcomes.push(Err(err));
                 }
             }
-        }
-        tx.commit()?;
-        Ok(outcomes)
-    };
-    match run(conn) {
-        Ok(outcomes) => outcomes,
-        Err(err) => {
-            tracing::error!(cause = %err, writes = count, "a commit failed");
-            (0..count).map(|_| Err(err.clone())).collect()
+        } else {
+            let before = tx.total_changes();
+            match writes::apply(&tx, write) {
+                Ok(outcome) => outcomes.push(Ok(outcome)),
+                Err(err @ StoreError::Conflict(_)) if tx.total_changes() == before => {
+                    outcomes.push(Err(err));
+                }
+                Err(_) => return Err(Redo::WithSavepoints),
+            }
         }
     }
+    tx.commit()?;
+    Ok(outcomes)
 }
 
 impl Store for SqliteStore {
@@ -561,6 +612,32 @@ mod tests {
             name.push(suffix);
             let _ = std::fs::remove_file(name);
         }
+    }
+
+    #[test]
+    fn the_group_done_again_with_savepoints_isolates_each_write() {
+        // The path taken when a write fails part way: each write in its
+        // own savepoint, a refusal rolled back alone.
+        let path = scratch_path("savepoints");
+        let mut conn = Connection::open(&path).unwrap();
+        schema::migrate(&mut conn).unwrap();
+        let at = chrono::Utc::now();
+        let create = |name: &str| Write::CreateChannel {
+            name: crate::model::ChannelName::parse(name).unwrap(),
+            at,
+            max_channels: 10,
+        };
+        let writes = [create("general"), create("general"), create("random")];
+        let outcomes = group(&mut conn, writes.iter(), true).unwrap_or_else(|_| panic!());
+        assert!(matches!(outcomes[0], Ok(Outcome::Channel { .. })));
+        assert!(matches!(outcomes[1], Err(StoreError::Conflict(_))));
+        assert!(matches!(outcomes[2], Ok(Outcome::Channel { .. })));
+        let held: i64 = conn
+            .query_row("SELECT count(*) FROM channels", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(held, 2);
+        drop(conn);
+        remove(&path);
     }
 
     #[tokio::test]

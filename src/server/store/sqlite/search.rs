@@ -8,9 +8,10 @@ use crate::server::store::{ChannelId, Found};
 use rusqlite::{params, Connection};
 use std::time::Duration;
 
-/// How often the writer adds new messages to the search index when it is
-/// busy (when idle it indexes at once).
+/// How often the writer adds new messages to the search index.
 pub(super) const INDEX_EVERY: Duration = Duration::from_millis(100);
+/// How long the writer indexes at a time, at most (a batch may run over).
+pub(super) const INDEX_BUDGET: Duration = Duration::from_millis(8);
 /// Most rows indexed in one transaction: small, so a commit never waits
 /// long behind indexing (more wait for the next round).
 pub(super) const INDEX_BATCH: i64 = 500;

@@ -35,20 +35,6 @@ pub(super) fn apply(conn: &Connection, write: &Write) -> Result<Outcome, StoreEr
             client_id,
             at,
         } => {
-            if let Some(client_id) = client_id {
-                let first: Option<i64> = conn
-                    .prepare_cached(
-                        "SELECT seq FROM messages
-                         WHERE channel_id = ?1 AND author_id = ?2 AND client_id = ?3",
-                    )?
-                    .query_row(params![*channel as i64, author.id as i64, client_id], |r| {
-                        r.get(0)
-                    })
-                    .optional()?;
-                if let Some(seq) = first {
-                    return Ok(Outcome::Repeat(seq as Seq));
-                }
-            }
             if let Some(parent) = thread {
                 let parent = live_message(conn, *channel, *parent)?;
                 if parent.thread.is_some() {
@@ -59,31 +45,77 @@ pub(super) fn apply(conn: &Connection, write: &Write) -> Result<Outcome, StoreEr
                 }
             }
             let seq = next_seq(conn, *channel)?;
-            conn.prepare_cached(
-                "INSERT INTO messages (channel_id, seq, author_id, author_name, text, sent_at,
-                     client_id, thread, mentions)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                *channel as i64,
-                seq as i64,
-                author.id as i64,
-                author.name.as_str(),
-                text.as_str(),
-                millis(*at),
-                client_id.as_deref(),
-                thread.map(|s| s as i64),
-                json_column(mentions),
-            ])?;
-            if let Some(parent) = thread {
-                conn.prepare_cached(
-                    "UPDATE messages SET replies = replies + 1, last_reply_at = ?3
-                     WHERE channel_id = ?1 AND seq = ?2",
+            // A retried send (the same client id from the same author in
+            // the channel) is stopped by the unique index, and answered
+            // with the first; otherwise the row stored is the message of
+            // the event, as the values it was stored with.
+            let stored = conn
+                .prepare_cached(
+                    "INSERT INTO messages (channel_id, seq, author_id, author_name, text, sent_at,
+                         client_id, thread, mentions)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT DO NOTHING",
                 )?
-                .execute(params![*channel as i64, *parent as i64, millis(*at)])?;
-            }
-            let mentioned = newly_mentioned(mentions, &[], author.id);
-            event(conn, *channel, seq, EventKind::Posted, seq, mentioned)
+                .execute(params![
+                    *channel as i64,
+                    seq as i64,
+                    author.id as i64,
+                    author.name.as_str(),
+                    text.as_str(),
+                    millis(*at),
+                    client_id.as_deref(),
+                    thread.map(|s| s as i64),
+                    json_column(mentions),
+                ])?;
+            let stored = (stored == 1).then(|| {
+                let mut message = Message::new(seq, author, text.clone(), *at);
+                message.thread = *thread;
+                message.mentions = mentions.clone();
+                message
+            });
+            let Some(message) = stored else {
+                // A repeat: the number taken goes back, and the answer is
+                // the first one's.
+                conn.prepare_cached("UPDATE channels SET last_seq = last_seq - 1 WHERE id = ?1")?
+                    .execute([*channel as i64])?;
+                let first: i64 = conn
+                    .prepare_cached(
+                        "SELECT seq FROM messages
+                         WHERE channel_id = ?1 AND author_id = ?2 AND client_id = ?3",
+                    )?
+                    .query_row(
+                        params![*channel as i64, author.id as i64, client_id.as_deref()],
+                        |r| r.get(0),
+                    )?;
+                return Ok(Outcome::Repeat(first as Seq));
+            };
+            let parent = match thread {
+                Some(parent) => {
+                    let parent = conn
+                        .prepare_cached(&format!(
+                            "UPDATE messages SET replies = replies + 1, last_reply_at = ?3
+                             WHERE channel_id = ?1 AND seq = ?2
+                             RETURNING {}",
+                            MESSAGE_COLUMNS.trim_end_matches("FROM messages")
+                        ))?
+                        .query_row(
+                            params![*channel as i64, *parent as i64, millis(*at)],
+                            |row| rows::message_from(row, 0),
+                        )?;
+                    parent
+                }
+                None => None,
+            };
+            log(conn, *channel, seq, EventKind::Posted, seq)?;
+            Ok(Outcome::Event(Box::new(Event {
+                channel: *channel,
+                seq,
+                kind: EventKind::Posted,
+                message_seq: seq,
+                mentioned: newly_mentioned(mentions, &[], author.id),
+                message: Some(message),
+                parent,
+            })))
         }
         Write::Edit {
             channel,
@@ -330,6 +362,24 @@ fn event(
     message_seq: Seq,
     mentioned: Vec<IdentityId>,
 ) -> Result<Outcome, StoreError> {
+    log(conn, channel, seq, kind, message_seq)?;
+    let event: Event = rows::event(conn, channel, seq, kind, message_seq, mentioned)?;
+    Ok(Outcome::Event(Box::new(event)))
+}
+
+/// How many events past [`HISTORY_LIMIT`] a channel's log may hold before
+/// it is cut back: cutting every so often, not at every event.
+const LOG_SLACK: Seq = 32;
+
+/// Logs event `seq` for replay. The log keeps at least the channel's last
+/// [`HISTORY_LIMIT`] events (and never more than [`LOG_SLACK`] beyond).
+fn log(
+    conn: &Connection,
+    channel: ChannelId,
+    seq: Seq,
+    kind: EventKind,
+    message_seq: Seq,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO log (channel_id, seq, kind, message_seq) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -339,10 +389,11 @@ fn event(
         kind.code(),
         message_seq as i64
     ])?;
-    conn.prepare_cached("DELETE FROM log WHERE channel_id = ?1 AND seq <= ?2")?
-        .execute(params![channel as i64, seq as i64 - HISTORY_LIMIT as i64])?;
-    let event: Event = rows::event(conn, channel, seq, kind, message_seq, mentioned)?;
-    Ok(Outcome::Event(Box::new(event)))
+    if seq % LOG_SLACK == 0 {
+        conn.prepare_cached("DELETE FROM log WHERE channel_id = ?1 AND seq <= ?2")?
+            .execute(params![channel as i64, seq as i64 - HISTORY_LIMIT as i64])?;
+    }
+    Ok(())
 }
 
 /// Message `seq` of the channel, refused if it is deleted or never was.
