@@ -66,6 +66,10 @@ pub mod socket {
         false
     }
 
+    pub fn is_open() -> bool {
+        false
+    }
+
     pub fn reconnect() {}
 
     pub fn set_idle_timeout(_: u64) {}

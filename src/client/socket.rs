@@ -210,6 +210,16 @@ fn socket_url() -> String {
     format!("{scheme}://{host}/ws")
 }
 
+/// Whether the socket is open: a frame sent now goes out.
+pub fn is_open() -> bool {
+    DRIVER.with_borrow(|driver| {
+        driver
+            .as_ref()
+            .and_then(|d| d.link.as_ref())
+            .is_some_and(|link| link.socket.ready_state() == WebSocket::OPEN)
+    })
+}
+
 /// Replaces the socket with a new one at once (after the identity
 /// cookie changed, for instance).
 pub fn reconnect() {
