@@ -12,9 +12,11 @@ use std::time::Duration;
 pub(super) const INDEX_EVERY: Duration = Duration::from_millis(100);
 /// How long the writer indexes at a time, at most (a batch may run over).
 pub(super) const INDEX_BUDGET: Duration = Duration::from_millis(8);
-/// Most rows indexed in one transaction: small, so a commit never waits
-/// long behind indexing (more wait for the next round).
-pub(super) const INDEX_BATCH: i64 = 500;
+/// Most rows indexed in one transaction. Smaller batches make more index
+/// segments for FTS5 to merge, and its merges stalled commits (500 rows:
+/// a p99 of 227 ms at 1,000 messages/s right after a burst; 5,000 rows:
+/// 1.5 ms; docs/benchmarks.md).
+pub(super) const INDEX_BATCH: i64 = 5_000;
 /// Most rows not yet indexed that a search looks through itself.
 const PENDING_SCAN: i64 = 100_000;
 
