@@ -59,12 +59,9 @@ test("unread counts per channel, the same in every tab of mine, and a divider wh
   // no divider (everything is read).
   await send(page, "while you look");
   await expect(messages(bobPage).filter({ hasText: "while you look" })).toBeVisible();
-  // A message elsewhere, counted in Bob's other tab, shows that the
-  // counts were worked out after "while you look": still none for busy.
-  const other = unique("other");
-  await createChannel(page, other);
-  await send(page, "elsewhere");
-  await expect(link(bobTab, other)).toHaveAccessibleName(new RegExp(`${other}\\s*, 1 unread`));
+  // Given time to count (a tick is 0.4 s), still nothing for busy in
+  // Bob's other tab.
+  await bobTab.waitForTimeout(1500);
   await expect(link(bobTab, busy)).toHaveAccessibleName(new RegExp(`^#?\\s*${busy}$`));
   await bobPage.reload();
   await expect(messages(bobPage).filter({ hasText: "while you look" })).toBeVisible();
