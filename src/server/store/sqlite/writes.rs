@@ -389,7 +389,7 @@ fn log(
         kind.code(),
         message_seq as i64
     ])?;
-    if seq % LOG_SLACK == 0 {
+    if seq.is_multiple_of(LOG_SLACK) {
         conn.prepare_cached("DELETE FROM log WHERE channel_id = ?1 AND seq <= ?2")?
             .execute(params![channel as i64, seq as i64 - HISTORY_LIMIT as i64])?;
     }
