@@ -13,7 +13,6 @@ use flack::protocol::{ClientFrame, Cursor, ServerEvent};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const SOCKETS: usize = 4;
 const PER_SOCKET: usize = 250;
@@ -39,15 +38,7 @@ impl Flack {
             .stdout(Stdio::null())
             .spawn()
             .expect("the server binary starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
-            if let Ok(addr) = std::fs::read_to_string(&addr_file) {
-                break addr.parse().expect("an address");
-            }
-            assert!(Instant::now() < deadline, "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let _ = std::fs::remove_file(&addr_file);
+        let addr = common::listening_at(&addr_file).await;
         Flack { child, addr }
     }
 

@@ -15,7 +15,6 @@ use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
 /// The real binary, started on port 0 with an empty database and no
@@ -53,15 +52,7 @@ impl Flack {
         let child = command.spawn().expect("the server binary starts");
         // The address file is written once the server accepts
         // connections, right after it logged that it listens.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
-            if let Ok(addr) = std::fs::read_to_string(&addr_file) {
-                break addr.parse().expect("an address");
-            }
-            assert!(Instant::now() < deadline, "the server did not come up");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let _ = std::fs::remove_file(&addr_file);
+        let addr = common::listening_at(&addr_file).await;
         Flack { child, addr }
     }
 

@@ -345,17 +345,6 @@ impl Identities {
     /// Removes the identities not used since `before` (the store decides,
     /// on the last use it holds), freeing their names; their ids.
     pub async fn expire(&self, before: DateTime<Utc>) -> Result<Vec<IdentityId>, StoreError> {
-        // Uses not yet written down (touches are written hourly) count.
-        let recent: Vec<(IdentityId, DateTime<Utc>)> = self
-            .registry()
-            .by_id
-            .values()
-            .filter(|i| i.last_seen >= before)
-            .map(|i| (i.id, i.last_seen))
-            .collect();
-        for (id, at) in recent {
-            self.store.write(Write::Touch { id, at }, Box::new(|_| {}));
-        }
         let outcome = write(&*self.store, Write::Expire { before }).await?;
         let ids = match outcome {
             Outcome::Removed(ids) => ids,

@@ -137,6 +137,24 @@ pub async fn call_with(
     http(addr, &request).await
 }
 
+/// The address a server binary started with `--addr-file path` listens
+/// on, once it has written it (then the file is removed).
+pub async fn listening_at(path: impl AsRef<std::path::Path>) -> SocketAddr {
+    let path = path.as_ref();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(addr) = std::fs::read_to_string(path) {
+            let _ = std::fs::remove_file(path);
+            return addr.parse().expect("an address");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A database file of the test's own, removed (with its WAL) on drop.
 pub struct TempDb(pub std::path::PathBuf);
 
@@ -256,14 +274,7 @@ impl Client {
     pub async fn connect_when_admitted(addr: SocketAddr, cookie: Option<&str>) -> Client {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-            if let Some(cookie) = cookie {
-                request
-                    .headers_mut()
-                    .insert("cookie", HeaderValue::from_str(cookie).unwrap());
-            }
-            let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-            let mut client = Client { ws };
+            let mut client = Client::open(addr, cookie).await;
             match client.next_any().await {
                 ServerEvent::Hello { .. } => return client,
                 ServerEvent::Error {
@@ -286,8 +297,8 @@ impl Client {
         }
     }
 
-    /// Connects like [`Client::connect`], also returning the server's epoch.
-    pub async fn hello_epoch(addr: SocketAddr, cookie: Option<&str>) -> (Client, String) {
+    /// Opens a socket with the identity cookie, if any; nothing read yet.
+    async fn open(addr: SocketAddr, cookie: Option<&str>) -> Client {
         let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
         if let Some(cookie) = cookie {
             request
@@ -295,7 +306,12 @@ impl Client {
                 .insert("cookie", HeaderValue::from_str(cookie).unwrap());
         }
         let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut client = Client { ws };
+        Client { ws }
+    }
+
+    /// Connects like [`Client::connect`], also returning the server's epoch.
+    pub async fn hello_epoch(addr: SocketAddr, cookie: Option<&str>) -> (Client, String) {
+        let mut client = Client::open(addr, cookie).await;
         match client.next_any().await {
             ServerEvent::Hello { epoch, .. } => (client, epoch),
             other => panic!("expected hello, got {other:?}"),

@@ -34,9 +34,44 @@ pub(super) fn json_list<T: serde::de::DeserializeOwned>(column: Option<String>) 
         .unwrap_or_default()
 }
 
-/// The columns [`message_from`] reads, in its order.
-pub(super) const MESSAGE_COLUMNS: &str = "seq, author_id, author_name, text, sent_at, deleted_seq,
-     client_id, thread, edited_at, mentions, reactions, replies, last_reply_at FROM messages";
+/// The columns [`message_from`] reads, in its order (as a macro, so that
+/// queries are put together at compile time).
+macro_rules! message_fields {
+    ($prefix:literal) => {
+        concat!(
+            $prefix,
+            "seq, ",
+            $prefix,
+            "author_id, ",
+            $prefix,
+            "author_name, ",
+            $prefix,
+            "text, ",
+            $prefix,
+            "sent_at, ",
+            $prefix,
+            "deleted_seq, ",
+            $prefix,
+            "client_id, ",
+            $prefix,
+            "thread, ",
+            $prefix,
+            "edited_at, ",
+            $prefix,
+            "mentions, ",
+            $prefix,
+            "reactions, ",
+            $prefix,
+            "replies, ",
+            $prefix,
+            "last_reply_at"
+        )
+    };
+}
+pub(super) use message_fields;
+
+/// [`message_fields`] from the messages table.
+pub(super) const MESSAGE_COLUMNS: &str = concat!(message_fields!(""), " FROM messages");
 
 /// The message in the [`MESSAGE_COLUMNS`] of `row` from column `at` on;
 /// `None` for a tombstone, or a row that no longer parses (it never

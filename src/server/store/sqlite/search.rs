@@ -2,7 +2,7 @@
 //! with what the searcher may see decided in the query; and the writer's
 //! indexing of new rows, in small batches.
 
-use super::rows::{message_from, MESSAGE_COLUMNS};
+use super::rows::message_from;
 use crate::model::IdentityId;
 use crate::server::store::{ChannelId, Found};
 use rusqlite::{params, Connection};
@@ -81,12 +81,7 @@ pub(super) fn search(
     };
     let viewer = viewer.map_or(-1, |v| v as i64);
     let mut found = Vec::new();
-    let columns = MESSAGE_COLUMNS
-        .trim_end_matches("FROM messages")
-        .split(',')
-        .map(|c| format!("m.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = super::rows::message_fields!("m.");
     // First the newest rows, not indexed yet, matched here.
     let indexed = indexed_up_to(conn)?;
     let mut pending = conn.prepare_cached(&format!(

@@ -92,11 +92,10 @@ pub(super) fn apply(conn: &Connection, write: &Write) -> Result<Outcome, StoreEr
             let parent = match thread {
                 Some(parent) => {
                     let parent = conn
-                        .prepare_cached(&format!(
+                        .prepare_cached(concat!(
                             "UPDATE messages SET replies = replies + 1, last_reply_at = ?3
-                             WHERE channel_id = ?1 AND seq = ?2
-                             RETURNING {}",
-                            MESSAGE_COLUMNS.trim_end_matches("FROM messages")
+                             WHERE channel_id = ?1 AND seq = ?2 RETURNING ",
+                            rows::message_fields!("")
                         ))?
                         .query_row(
                             params![*channel as i64, *parent as i64, millis(*at)],
