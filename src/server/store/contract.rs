@@ -233,14 +233,20 @@ pub(crate) async fn a_retried_send_is_stored_once(store: Arc<dyn Store>) {
         client_id: Some(id.into()),
         at: Utc::now(),
     };
-    // Twice in one group, and again later: one message.
+    // Twice in one group, and again later: one message. The repeat takes
+    // no number: the next post in its group has the next one.
     let outcomes = together(
         &*store,
-        vec![with_id("hi", 1, "c1"), with_id("hi", 1, "c1")],
+        vec![
+            with_id("hi", 1, "c1"),
+            with_id("hi", 1, "c1"),
+            with_id("next", 1, "c2"),
+        ],
     )
     .await;
     let seq = event(outcomes[0].clone()).seq;
     assert_eq!(outcomes[1], Ok(Outcome::Repeat(seq)));
+    assert_eq!(event(outcomes[2].clone()).seq, seq + 1, "no hole");
     assert_eq!(
         write(&*store, with_id("hi", 1, "c1")).await,
         Ok(Outcome::Repeat(seq))
@@ -248,10 +254,10 @@ pub(crate) async fn a_retried_send_is_stored_once(store: Arc<dyn Store>) {
     // The same id from someone else is theirs.
     assert_eq!(
         event(write(&*store, with_id("hi", 2, "c1")).await).seq,
-        seq + 1
+        seq + 2
     );
     let (page, _) = store.older(general, 100, 10).await.unwrap();
-    assert_eq!(page.len(), 2);
+    assert_eq!(page.len(), 3);
 }
 
 pub(crate) async fn edits_are_the_authors_and_mention_only_the_newly_named(store: Arc<dyn Store>) {
@@ -610,6 +616,11 @@ pub(crate) async fn read_marks_only_move_forward_and_never_past_the_last_event(
     }
     let loaded = store.load(HISTORY_LIMIT).await.unwrap();
     assert_eq!(loaded.reads, [(1, general, 3)]);
+    // Held to the last event even when it was posted in the same group.
+    let outcomes = together(&*store, vec![post_write(general, 2, "m3"), read(99)]).await;
+    assert_eq!(event(outcomes[0].clone()).seq, 4);
+    let loaded = store.load(HISTORY_LIMIT).await.unwrap();
+    assert_eq!(loaded.reads, [(1, general, 4)]);
     // Signing out forgets the marks.
     let Ok(Outcome::Claimed { identity, .. }) = write(
         &*store,

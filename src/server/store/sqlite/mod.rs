@@ -123,10 +123,30 @@ fn random_hex(bytes: usize) -> String {
 
 /// Opens a connection with the settings every connection uses.
 fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, StoreError> {
+    untracked_memory();
     let conn = Connection::open_with_flags(path, flags)
         .map_err(|e| StoreError::Io(format!("cannot open the database {}: {e}", path.display())))?;
     conn.busy_timeout(Duration::from_secs(5))?;
     Ok(conn)
+}
+
+/// Turns off SQLite's count of the memory it uses, once, before the first
+/// connection: the count takes a global mutex at every allocation and
+/// release, which cost the writer a few per cent of its time (a profile of
+/// the `acks` benchmark, docs/benchmarks.md), and nothing reads it.
+fn untracked_memory() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_config is called before SQLite is initialised
+        // (this runs before the process opens its first connection); if
+        // it was initialised already the call is refused with
+        // SQLITE_MISUSE and changes nothing.
+        let code =
+            unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0) };
+        if code != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(code, "SQLite keeps counting its memory");
+        }
+    });
 }
 
 impl SqliteStore {
@@ -294,21 +314,27 @@ fn write_loop(
     let mut indexed_at = Instant::now();
     let mut behind = true;
     loop {
-        // Indexing, at most every INDEX_EVERY and for at most
-        // INDEX_BUDGET at a time (batch after batch), so that a commit
-        // never waits long behind it; each batch is a transaction of its
-        // own.
+        // Indexing, one batch at a time, so that a write never waits
+        // behind more than one: whenever no write is waiting, and at
+        // least every INDEX_EVERY while writes keep coming. Each batch is
+        // a transaction of its own.
         if behind && indexed_at.elapsed() >= search::INDEX_EVERY {
-            let started = Instant::now();
-            while behind && started.elapsed() < search::INDEX_BUDGET {
-                behind = search::index_pending(&mut conn);
-            }
+            behind = search::index_pending(&mut conn);
             indexed_at = Instant::now();
         }
-        let first = match ops.recv_timeout(search::INDEX_EVERY) {
+        let first = match ops.try_recv() {
             Ok(first) => first,
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::TryRecvError::Disconnected) => break,
+            Err(mpsc::TryRecvError::Empty) if behind => {
+                behind = search::index_pending(&mut conn);
+                indexed_at = Instant::now();
+                continue;
+            }
+            Err(mpsc::TryRecvError::Empty) => match ops.recv_timeout(search::INDEX_EVERY) {
+                Ok(first) => first,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
         };
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -411,11 +437,13 @@ fn group<'a>(
     savepoints: bool,
 ) -> Result<Vec<Result<Outcome, StoreError>>, Redo> {
     let mut tx = conn.transaction()?;
+    let mut numbers = writes::Numbers::default();
     let mut outcomes = Vec::new();
     for write in writes {
+        numbers.begin();
         if savepoints {
             let savepoint = tx.savepoint()?;
-            match writes::apply(&savepoint, write) {
+            match writes::apply(&savepoint, &mut numbers, write) {
                 Ok(outcome) => {
                     savepoint.commit()?;
                     outcomes.push(Ok(outcome));
@@ -423,6 +451,7 @@ fn group<'a>(
                 Err(err) => {
                     // Dropped: rolled back.
                     drop(savepoint);
+                    numbers.undo();
                     if !matches!(err, StoreError::Conflict(_)) {
                         tracing::error!(cause = %err, "a write failed");
                     }
@@ -431,15 +460,17 @@ fn group<'a>(
             }
         } else {
             let before = tx.total_changes();
-            match writes::apply(&tx, write) {
+            match writes::apply(&tx, &mut numbers, write) {
                 Ok(outcome) => outcomes.push(Ok(outcome)),
                 Err(err @ StoreError::Conflict(_)) if tx.total_changes() == before => {
+                    numbers.undo();
                     outcomes.push(Err(err));
                 }
                 Err(_) => return Err(Redo::WithSavepoints),
             }
         }
     }
+    numbers.write_back(&tx)?;
     tx.commit()?;
     Ok(outcomes)
 }
