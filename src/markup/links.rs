@@ -10,7 +10,7 @@ const SCHEMES: [&str; 3] = ["http://", "https://", "mailto:"];
 /// Whether `url` may be a link's target: it starts with `http://`,
 /// `https://` or `mailto:` (in any case) followed by something, and has no
 /// whitespace, control character, `"`, `<` or `>`.
-pub fn safe_href(url: &str) -> bool {
+pub(crate) fn safe_href(url: &str) -> bool {
     scheme_len(url).is_some_and(|n| url.len() > n) && !url.chars().any(bad_in_url)
 }
 

@@ -78,11 +78,11 @@ mod tests;
 
 use blocks::{classify, Line};
 use inline::{fold, inline};
-pub use links::safe_href;
+pub(crate) use links::safe_href;
 
 /// A block of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Block {
+pub(crate) enum Block {
     /// Lines of inline content; each newline inside is an [`Inline::Break`].
     Paragraph(Vec<Inline>),
     /// A fenced code block: its language word, if any, and its text,
@@ -108,7 +108,7 @@ pub enum Block {
 
 /// Inline content.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inline {
+pub(crate) enum Inline {
     /// Text, as it is shown.
     Text(String),
     /// A code span's content.
@@ -135,7 +135,7 @@ pub enum Inline {
 /// Parses message text into blocks (see the module documentation). `names`
 /// are the display names that may be mentioned; a [`Inline::Mention`] holds
 /// the name as given here.
-pub fn parse(text: &str, names: &[&str]) -> Vec<Block> {
+pub(crate) fn parse(text: &str, names: &[&str]) -> Vec<Block> {
     let names: Vec<(&str, Vec<char>)> = names
         .iter()
         .filter(|n| !n.is_empty())
@@ -211,7 +211,8 @@ pub fn parse(text: &str, names: &[&str]) -> Vec<Block> {
 
 /// The names mentioned in `text` (as [`parse`] finds them, so not inside
 /// code), each once, as given in `names`, in order of first mention.
-pub fn mentions<'a>(text: &str, names: &[&'a str]) -> Vec<&'a str> {
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))] // used by the server only
+pub(crate) fn mentions<'a>(text: &str, names: &[&'a str]) -> Vec<&'a str> {
     fn walk<'a>(nodes: &[Inline], names: &[&'a str], out: &mut Vec<&'a str>) {
         for node in nodes {
             match node {
@@ -241,7 +242,8 @@ pub fn mentions<'a>(text: &str, names: &[&'a str]) -> Vec<&'a str> {
 
 /// The text of blocks without markup (mentions as `@Name`), blocks and
 /// list items separated by `\n`: for notifications and previews.
-pub fn plain(blocks: &[Block]) -> String {
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))] // used by the browser only
+pub(crate) fn plain(blocks: &[Block]) -> String {
     fn walk(nodes: &[Inline], out: &mut String) {
         for node in nodes {
             match node {

@@ -51,11 +51,11 @@ use typing::{typing_due, TypingLater};
 /// 128 KiB). A client's frames are a few hundred bytes; a larger one grows
 /// the buffer to its size. Idle connections are most of a chat server's:
 /// this is most of what each one holds.
-pub const READ_BUFFER_BYTES: usize = 1024;
+pub(crate) const READ_BUFFER_BYTES: usize = 1024;
 /// Frames above [`MAX_FRAME_BYTES`] but below this get an error event;
 /// above this, tungstenite closes the connection (1009, too big) without
 /// buffering the rest.
-pub const HARD_FRAME_LIMIT: usize = 2 * MAX_FRAME_BYTES;
+pub(crate) const HARD_FRAME_LIMIT: usize = 2 * MAX_FRAME_BYTES;
 /// Writes of one connection waiting for the disk; past this, its frames
 /// are not read until one is answered.
 const MAX_PENDING: usize = 32;
@@ -66,7 +66,7 @@ const MAX_PENDING: usize = 32;
 /// A browser's upgrade must come from a page of this site (see
 /// [`super::origin`]): other sites cannot use a visitor's cookie to write
 /// as them.
-pub async fn upgrade(
+pub(crate) async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
