@@ -53,7 +53,7 @@ impl<T: DeserializeOwned> Decodes<T> for TextJson {
 }
 
 /// The answers of every server function: [`TextJson`] in a `POST`.
-pub type Answer = Post<TextJson>;
+pub(crate) type Answer = Post<TextJson>;
 
 impl FromServerFnError for Refusal {
     type Encoder = TextJson;
@@ -98,39 +98,39 @@ impl FromServerFnError for Refusal {
 /// browser signs in again); a name held by someone else is refused. New
 /// identities and renames are limited per address.
 #[server(endpoint = "claim_name", output = Answer)]
-pub async fn claim_name(name: String) -> Result<Identity, Refusal> {
+pub(crate) async fn claim_name(name: String) -> Result<Identity, Refusal> {
     ssr::answer(ssr::calls()?.claim_name(name)).await
 }
 
 /// Signs out: the identity's token is void, its name free for anyone, and
 /// the cookie is cleared. Its messages stay.
 #[server(endpoint = "sign_out", output = Answer)]
-pub async fn sign_out() -> Result<(), Refusal> {
+pub(crate) async fn sign_out() -> Result<(), Refusal> {
     ssr::answer(ssr::calls()?.sign_out()).await
 }
 
 /// Every channel, sorted by name.
 #[server(endpoint = "list_channels", output = Answer)]
-pub async fn list_channels() -> Result<Vec<ChannelSummary>, Refusal> {
+pub(crate) async fn list_channels() -> Result<Vec<ChannelSummary>, Refusal> {
     ssr::answer(ssr::calls()?.list_channels()).await
 }
 
 /// Creates a channel (the name is lowered); needs a claimed name.
 #[server(endpoint = "create_channel", output = Answer)]
-pub async fn create_channel(name: String) -> Result<ChannelSummary, Refusal> {
+pub(crate) async fn create_channel(name: String) -> Result<ChannelSummary, Refusal> {
     ssr::answer(ssr::calls()?.create_channel(name)).await
 }
 
 /// A channel's most recent messages (at most 100), oldest first.
 #[server(endpoint = "channel_history", output = Answer)]
-pub async fn fetch_history(channel: String) -> Result<ChannelHistory, Refusal> {
+pub(crate) async fn fetch_history(channel: String) -> Result<ChannelHistory, Refusal> {
     ssr::answer(ssr::calls()?.history(channel)).await
 }
 
 /// Stored messages older than message `before` (at most
 /// [`crate::model::OLDER_PAGE`]), oldest first, and whether there are more.
 #[server(endpoint = "older_messages", output = Answer)]
-pub async fn older_messages(
+pub(crate) async fn older_messages(
     channel: String,
     before: Seq,
 ) -> Result<crate::model::OlderMessages, Refusal> {
@@ -139,19 +139,24 @@ pub async fn older_messages(
 
 /// Deletes one of the caller's own messages.
 #[server(endpoint = "delete_message", output = Answer)]
-pub async fn delete_message(channel: String, seq: Seq) -> Result<(), Refusal> {
+pub(crate) async fn delete_message(channel: String, seq: Seq) -> Result<(), Refusal> {
     ssr::answer(ssr::calls()?.delete(channel, seq)).await
 }
 
 /// Replaces the text of one of the caller's own messages.
 #[server(endpoint = "edit_message", output = Answer)]
-pub async fn edit_message(channel: String, seq: Seq, text: String) -> Result<(), Refusal> {
+pub(crate) async fn edit_message(channel: String, seq: Seq, text: String) -> Result<(), Refusal> {
     ssr::answer(ssr::calls()?.edit(channel, seq, text)).await
 }
 
 /// Adds (`on`) or removes the caller's reaction `emoji` to a message.
 #[server(endpoint = "react", output = Answer)]
-pub async fn react(channel: String, seq: Seq, emoji: String, on: bool) -> Result<(), Refusal> {
+pub(crate) async fn react(
+    channel: String,
+    seq: Seq,
+    emoji: String,
+    on: bool,
+) -> Result<(), Refusal> {
     ssr::answer(ssr::calls()?.react(channel, seq, emoji, on)).await
 }
 
@@ -159,28 +164,28 @@ pub async fn react(channel: String, seq: Seq, emoji: String, on: bool) -> Result
 /// [`crate::model::THREAD_PAGE`]), oldest first. `parent` may also be a
 /// reply: the answer is then the thread it is in.
 #[server(endpoint = "thread", output = Answer)]
-pub async fn fetch_thread(channel: String, parent: Seq) -> Result<Thread, Refusal> {
+pub(crate) async fn fetch_thread(channel: String, parent: Seq) -> Result<Thread, Refusal> {
     ssr::answer(ssr::calls()?.thread(channel, parent)).await
 }
 
 /// The people who have opened a channel, each with whether they are
 /// online now (a tab open), by name.
 #[server(endpoint = "members", output = Answer)]
-pub async fn channel_members(channel: String) -> Result<Vec<Member>, Refusal> {
+pub(crate) async fn channel_members(channel: String) -> Result<Vec<Member>, Refusal> {
     ssr::answer(ssr::calls()?.members(channel)).await
 }
 
 /// The newest messages (and replies) the caller can see that have every
 /// word of `query`, newest first (at most [`crate::model::SEARCH_LIMIT`]).
 #[server(endpoint = "search", output = Answer)]
-pub async fn search_messages(query: String) -> Result<Vec<SearchHit>, Refusal> {
+pub(crate) async fn search_messages(query: String) -> Result<Vec<SearchHit>, Refusal> {
     ssr::answer(ssr::calls()?.search(query)).await
 }
 
 /// The messages around message `seq` (for a reply, around its thread's
 /// parent), to open a channel at a message older than its last 100.
 #[server(endpoint = "context", output = Answer)]
-pub async fn message_context(
+pub(crate) async fn message_context(
     channel: String,
     seq: Seq,
 ) -> Result<crate::model::MessageContext, Refusal> {
@@ -190,7 +195,7 @@ pub async fn message_context(
 /// Stored messages newer than message `after` (at most
 /// [`crate::model::OLDER_PAGE`]), oldest first, and whether there are more.
 #[server(endpoint = "newer_messages", output = Answer)]
-pub async fn newer_messages(
+pub(crate) async fn newer_messages(
     channel: String,
     after: Seq,
 ) -> Result<crate::model::OlderMessages, Refusal> {
@@ -201,19 +206,19 @@ pub async fn newer_messages(
 /// started if new (never by a page load that another site's link
 /// caused).
 #[server(endpoint = "open_direct", output = Answer)]
-pub async fn open_direct(name: String) -> Result<ChannelSummary, Refusal> {
+pub(crate) async fn open_direct(name: String) -> Result<ChannelSummary, Refusal> {
     ssr::answer(ssr::calls()?.open_direct(name)).await
 }
 
 /// Up to ten people whose name has `prefix` (those starting with it
 /// first), for the quick switcher.
 #[server(endpoint = "people", output = Answer)]
-pub async fn find_people(prefix: String) -> Result<Vec<Identity>, Refusal> {
+pub(crate) async fn find_people(prefix: String) -> Result<Vec<Identity>, Refusal> {
     ssr::answer(ssr::calls()?.people(prefix)).await
 }
 
 #[cfg(feature = "ssr")]
-pub mod ssr {
+pub(crate) mod ssr {
     //! How a server function reaches the server: the [`Calls`] the top
     //! layer puts in each request's context.
 
@@ -225,12 +230,12 @@ pub mod ssr {
     use std::sync::Arc;
 
     /// A call's answer, to come.
-    pub type Reply<T> = Pin<Box<dyn Future<Output = Result<T, Refusal>> + Send>>;
+    pub(crate) type Reply<T> = Pin<Box<dyn Future<Output = Result<T, Refusal>> + Send>>;
 
     /// What the server functions need of a server: one method a
     /// function, each with the request's context (its cookie, address and
     /// headers) at hand while it runs.
-    pub trait Calls: Send + Sync + 'static {
+    pub(crate) trait Calls: Send + Sync + 'static {
         /// `claim_name`.
         fn claim_name(&self, name: String) -> Reply<Identity>;
         /// `sign_out`.
@@ -270,7 +275,7 @@ pub mod ssr {
     }
 
     /// The calls of this request's server.
-    pub fn calls() -> Result<Arc<dyn Calls>, Refusal> {
+    pub(crate) fn calls() -> Result<Arc<dyn Calls>, Refusal> {
         use_context::<Arc<dyn Calls>>().ok_or_else(|| {
             set_status(ErrorCode::Internal);
             Refusal::new(
@@ -281,12 +286,14 @@ pub mod ssr {
     }
 
     /// The identity of the request being served, if it has one.
-    pub fn caller() -> Option<Identity> {
+    pub(crate) fn caller() -> Option<Identity> {
         use_context::<Arc<dyn Calls>>()?.caller()
     }
 
     /// Runs a server function's body, giving a refusal its HTTP status.
-    pub async fn answer<T>(body: impl Future<Output = Result<T, Refusal>>) -> Result<T, Refusal> {
+    pub(crate) async fn answer<T>(
+        body: impl Future<Output = Result<T, Refusal>>,
+    ) -> Result<T, Refusal> {
         let result = body.await;
         if let Err(refusal) = &result {
             refused(refusal.code);
@@ -296,14 +303,14 @@ pub mod ssr {
 
     /// A refusal is answered: told to the server (which logs and counts
     /// it), and given its HTTP status.
-    pub fn refused(code: ErrorCode) {
+    pub(crate) fn refused(code: ErrorCode) {
         if let Some(calls) = use_context::<Arc<dyn Calls>>() {
             calls.refused(code);
         }
         set_status(code);
     }
 
-    pub fn set_status(code: ErrorCode) {
+    pub(crate) fn set_status(code: ErrorCode) {
         if let Some(response) = use_context::<ResponseOptions>() {
             let status = StatusCode::from_u16(code.http_status())
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

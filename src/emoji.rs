@@ -3,7 +3,7 @@
 
 /// The picker's common reactions: (emoji, English name used as the button's
 /// accessible name).
-pub const COMMON: &[(&str, &str)] = &[
+pub(crate) const COMMON: &[(&str, &str)] = &[
     ("👍", "thumbs up"),
     ("❤️", "red heart"),
     ("😂", "face with tears of joy"),
@@ -18,7 +18,7 @@ pub const COMMON: &[(&str, &str)] = &[
 
 /// Longest emoji accepted, in chars (ZWJ families and tag flags are up to
 /// about 10).
-pub const MAX_EMOJI_CHARS: usize = 16;
+pub(crate) const MAX_EMOJI_CHARS: usize = 16;
 
 const VS16: char = '\u{FE0F}';
 const ZWJ: char = '\u{200D}';
@@ -28,7 +28,7 @@ const CANCEL_TAG: char = '\u{E007F}';
 
 /// The name of an emoji for people: its [`COMMON`] name, else the emoji
 /// itself.
-pub fn name(emoji: &str) -> &str {
+pub(crate) fn name(emoji: &str) -> &str {
     COMMON
         .iter()
         .find(|(e, _)| *e == emoji)
@@ -47,7 +47,7 @@ pub fn name(emoji: &str) -> &str {
 /// - a keycap: `0`–`9`, `#` or `*`, optionally VS16, then U+20E3;
 /// - a tag sequence: U+1F3F4, tag characters (U+E0020–U+E007E), then
 ///   U+E007F.
-pub fn is_single_emoji(s: &str) -> bool {
+pub(crate) fn is_single_emoji(s: &str) -> bool {
     let c: Vec<char> = s.chars().take(MAX_EMOJI_CHARS + 1).collect();
     if c.len() > MAX_EMOJI_CHARS {
         return false;

@@ -15,20 +15,24 @@
 //!   the HTTP listener.
 
 #![recursion_limit = "256"]
+#![warn(unreachable_pub)]
+// Most modules are crate-private: their documentation is read with
+// `cargo doc --document-private-items`, where links to them resolve.
+#![allow(rustdoc::private_intra_doc_links)]
 
-pub mod api;
-pub mod app;
-pub mod emoji;
-pub mod markup;
+pub(crate) mod api;
+pub(crate) mod app;
+pub(crate) mod emoji;
+pub(crate) mod markup;
 pub mod model;
 pub mod protocol;
 
 #[cfg(feature = "hydrate")]
-pub mod client;
+pub(crate) mod client;
 /// On the server, the browser-only functions are inert stand-ins.
 #[cfg(not(feature = "hydrate"))]
 #[path = "client/inert.rs"]
-pub mod client;
+pub(crate) mod client;
 #[cfg(feature = "ssr")]
 pub mod host;
 #[cfg(feature = "ssr")]

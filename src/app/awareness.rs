@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 /// "Ada is typing…", "Ada and Bob are typing…", "Several people are
 /// typing…"; empty when nobody is.
-pub fn typing_text(names: &[DisplayName]) -> String {
+pub(crate) fn typing_text(names: &[DisplayName]) -> String {
     match names {
         [] => String::new(),
         [one] => format!("{one} is typing\u{2026}"),
@@ -19,7 +19,7 @@ pub fn typing_text(names: &[DisplayName]) -> String {
 
 /// The live status of who is typing in a channel (or one of its threads).
 #[component]
-pub fn TypingStatus(channel: ChannelName, thread: Option<Seq>) -> impl IntoView {
+pub(crate) fn TypingStatus(channel: ChannelName, thread: Option<Seq>) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let text = Memo::new(move |_| typing_text(&chat.typists(&channel, thread)));
     // The status is there only while someone types (so the page's one
@@ -37,7 +37,7 @@ pub fn TypingStatus(channel: ChannelName, thread: Option<Seq>) -> impl IntoView 
 /// The button in the channel's header that shows or hides its members,
 /// with how many are online.
 #[component]
-pub fn MembersButton() -> impl IntoView {
+pub(crate) fn MembersButton() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let online = move || {
         chat.members.with(|m| {
@@ -61,7 +61,7 @@ pub fn MembersButton() -> impl IntoView {
 
 /// The members panel when it is shown; its code is loaded the first time.
 #[component]
-pub fn MembersPanel() -> impl IntoView {
+pub(crate) fn MembersPanel() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let load = || -> Loading { Box::pin(members_panel()) };
     view! {

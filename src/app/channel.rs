@@ -18,7 +18,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 #[component]
-pub fn ChannelPage() -> impl IntoView {
+pub(crate) fn ChannelPage() -> impl IntoView {
     let params = use_params_map();
     let raw = Memo::new(move |_| params.read().get("name").unwrap_or_default());
     // The name as the server knows it (lowered). An invalid one is never
@@ -32,7 +32,7 @@ pub fn ChannelPage() -> impl IntoView {
 
 /// `/dm/<name>`: my direct conversation with that person (started if new).
 #[component]
-pub fn DirectPage() -> impl IntoView {
+pub(crate) fn DirectPage() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let params = use_params_map();
     let person = Memo::new(move |_| url_decode(&params.read().get("name").unwrap_or_default()));

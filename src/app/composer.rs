@@ -41,7 +41,7 @@ fn suggestions(people: &[DisplayName], query: &str) -> Vec<DisplayName> {
 }
 
 #[component]
-pub fn Composer(channel: ChannelName, thread: Option<Seq>) -> impl IntoView {
+pub(crate) fn Composer(channel: ChannelName, thread: Option<Seq>) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let draft = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);

@@ -9,7 +9,7 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
 #[component]
-pub fn Home() -> impl IntoView {
+pub(crate) fn Home() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let listed = expect_context::<Listed>();
     let navigate = use_navigate();

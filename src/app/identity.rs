@@ -19,7 +19,7 @@ fn signed_in(chat: Chat, me: Identity) {
 
 /// In the browser, claims the remembered name again (the server may have
 /// restarted, or the cookie expired); with none, asks for one.
-pub fn sign_in_from_storage(chat: Chat) {
+pub(crate) fn sign_in_from_storage(chat: Chat) {
     Effect::new(move |_| {
         let Some(remembered) = storage::name() else {
             chat.me.set(Me::Anonymous { problem: None });
@@ -54,7 +54,7 @@ pub fn sign_in_from_storage(chat: Chat) {
 
 /// The identity of the request being rendered, by its cookie (on the
 /// server; the browser takes the page's answer, see `App`).
-pub fn viewer_of_request() -> Option<Identity> {
+pub(crate) fn viewer_of_request() -> Option<Identity> {
     #[cfg(feature = "ssr")]
     {
         crate::api::ssr::caller()
@@ -65,7 +65,7 @@ pub fn viewer_of_request() -> Option<Identity> {
 
 /// The first-visit prompt for a display name (a modal dialog).
 #[component]
-pub fn NamePrompt() -> impl IntoView {
+pub(crate) fn NamePrompt() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let draft = RwSignal::new(storage::name().unwrap_or_default());
     let problem = RwSignal::new(None::<String>);
@@ -148,7 +148,7 @@ pub fn NamePrompt() -> impl IntoView {
 /// "Signed in as", the current name, and "Sign out", which frees the
 /// name and asks for one again.
 #[component]
-pub fn SignedInAs() -> impl IntoView {
+pub(crate) fn SignedInAs() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let busy = RwSignal::new(false);
     let leave = move |_| {

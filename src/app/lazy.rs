@@ -15,14 +15,14 @@ use std::pin::Pin;
 
 /// The view of a `#[lazy]` function, on its way.
 #[cfg(feature = "hydrate")]
-pub type Loading = Pin<Box<dyn Future<Output = AnyView>>>;
+pub(crate) type Loading = Pin<Box<dyn Future<Output = AnyView>>>;
 #[cfg(not(feature = "hydrate"))]
-pub type Loading = Pin<Box<dyn Future<Output = AnyView> + Send>>;
+pub(crate) type Loading = Pin<Box<dyn Future<Output = AnyView> + Send>>;
 
 /// Shows the view `load` gives once the page runs and its code is there
 /// (fetched the first time only), and `fallback` until then.
 #[component]
-pub fn OnDemand(
+pub(crate) fn OnDemand(
     load: impl Fn() -> Loading + Send + Sync + 'static,
     #[prop(optional)] fallback: Option<&'static str>,
 ) -> impl IntoView {

@@ -3,7 +3,7 @@
 //! reply in thread, edit and delete one's own).
 
 use super::lazy::{Loading, OnDemand};
-pub use super::state::Place;
+pub(crate) use super::state::Place;
 use super::state::{Chat, Delivery, Outgoing};
 use super::text::rich_text;
 use crate::api::{delete_message, edit_message, react};
@@ -24,7 +24,7 @@ use leptos_router::hooks::use_navigate;
 /// That keeps a message to a few reactive pieces, which is what
 /// hydrating a channel of 100 messages costs.
 #[component]
-pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl IntoView {
+pub(crate) fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let me = chat.identity_untracked();
     let me_id = me.as_ref().map(|me| me.id);
@@ -187,7 +187,7 @@ pub fn MessageItem(message: Message, channel: ChannelName, place: Place) -> impl
 /// `name` (and a reaction by its `value`, the emoji), the message is the
 /// article it is in (whose id ends in its number). A hundred messages
 /// then hydrate without four hundred listeners.
-pub fn on_log_click(
+pub(crate) fn on_log_click(
     chat: Chat,
     channel: ChannelName,
     place: Place,
@@ -478,7 +478,7 @@ fn Editor(message: Message, channel: ChannelName) -> impl IntoView {
 /// A message of the user's on its way: pending, or failed with a retry.
 /// Not an `article` yet: it has no number or server time until stored.
 #[component]
-pub fn OutgoingItem(outgoing: Outgoing) -> impl IntoView {
+pub(crate) fn OutgoingItem(outgoing: Outgoing) -> impl IntoView {
     let chat = expect_context::<Chat>();
     let client_id = outgoing.client_id.clone();
     let (state, problem) = match &outgoing.delivery {
@@ -514,7 +514,10 @@ pub fn OutgoingItem(outgoing: Outgoing) -> impl IntoView {
 /// for its reader (see [`MessageItem`]), and drawn anew when the reader
 /// changes, as it is when the message itself changes (an edit, a
 /// reaction).
-pub fn with_reader(chat: Chat, messages: Vec<Message>) -> Vec<(Option<IdentityId>, Message)> {
+pub(crate) fn with_reader(
+    chat: Chat,
+    messages: Vec<Message>,
+) -> Vec<(Option<IdentityId>, Message)> {
     // Tracked; changes only when the identity does.
     let reader = chat.my_id();
     messages.into_iter().map(|m| (reader, m)).collect()
@@ -522,7 +525,7 @@ pub fn with_reader(chat: Chat, messages: Vec<Message>) -> Vec<(Option<IdentityId
 
 /// "14:05" today, "Nov 21, 14:05" before; in the viewer's time zone once
 /// running in the browser, in UTC on the server (which does not know it).
-pub fn time_label(at: DateTime<Utc>, in_browser: bool) -> String {
+pub(crate) fn time_label(at: DateTime<Utc>, in_browser: bool) -> String {
     if in_browser {
         let local = at.with_timezone(&Local);
         if local.date_naive() == Local::now().date_naive() {
@@ -537,7 +540,7 @@ pub fn time_label(at: DateTime<Utc>, in_browser: bool) -> String {
 
 /// The full date and time, for the tooltip: "Sunday 22 November 2026,
 /// 14:05:09", in the viewer's time zone in the browser, else in UTC.
-pub fn full_time(at: DateTime<Utc>, in_browser: bool) -> String {
+pub(crate) fn full_time(at: DateTime<Utc>, in_browser: bool) -> String {
     fn full<Tz: TimeZone>(t: &DateTime<Tz>) -> String {
         format!(
             "{} {} {} {}, {}:{:02}",

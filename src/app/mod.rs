@@ -10,18 +10,25 @@
 //! - [`thread`]: the thread panel.
 //! - [`home`]: `/`, which returns to the remembered channel.
 
-pub mod awareness;
-pub mod channel;
-pub mod composer;
-pub mod home;
-pub mod identity;
-pub mod lazy;
-pub mod message;
-pub mod search;
-pub mod sidebar;
-pub mod state;
-pub mod text;
-pub mod thread;
+// `#[component]` gives each component's props builder a `pub fn build`
+// (typed-builder's), which is out of reach here: only the module can allow it.
+#![allow(unreachable_pub)]
+
+pub(crate) mod awareness;
+pub(crate) mod channel;
+pub(crate) mod composer;
+pub(crate) mod home;
+pub(crate) mod identity;
+pub(crate) mod lazy;
+pub(crate) mod message;
+pub(crate) mod search;
+pub(crate) mod sidebar;
+// Server events and the outbox drive the state only in the browser (and in
+// its unit tests); the server only renders its first values.
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub(crate) mod state;
+pub(crate) mod text;
+pub(crate) mod thread;
 
 use crate::api::list_channels;
 use crate::model::ChannelSummary;
@@ -34,7 +41,8 @@ use state::{Chat, Connection, Me};
 /// The HTML document around the app, rendered on the server. It links the
 /// site's files by the names in the [`SiteAssets`] in context (see
 /// `server::site`).
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))] // used by the server only
+pub(crate) fn shell(options: LeptosOptions) -> impl IntoView {
     let assets = use_context::<SiteAssets>()
         .unwrap_or_else(|| SiteAssets::plain(&options.site_pkg_dir, &options.output_name));
     // Loads the JS glue, which fetches and starts the WASM, which hydrates
@@ -77,6 +85,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// what the reader will see (without it, the oldest messages were painted
 /// first and the newest ones only after the WebAssembly had loaded).
 /// No `<`, `>` or `&`: it is written into the page as escaped text.
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))] // used by the server only
 const SHOW_NEWEST: &str = "(function () {\
     var log = document.querySelector('[role=log].log'); if (!log) return;\
     var line = document.getElementById('new-messages');\
@@ -85,17 +94,19 @@ const SHOW_NEWEST: &str = "(function () {\
 
 /// Where a page finds the site's files: URL paths of the JS glue, the
 /// WebAssembly, the style sheet and the icon.
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))] // used by the server only
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SiteAssets {
+pub(crate) struct SiteAssets {
     pub script: String,
     pub wasm: String,
     pub style: String,
     pub icon: String,
 }
 
+#[cfg_attr(not(feature = "ssr"), allow(dead_code))] // used by the server only
 impl SiteAssets {
     /// The plain names cargo-leptos gives the files.
-    pub fn plain(pkg_dir: &str, output_name: &str) -> Self {
+    pub(crate) fn plain(pkg_dir: &str, output_name: &str) -> Self {
         SiteAssets {
             script: format!("/{pkg_dir}/{output_name}.js"),
             wasm: format!("/{pkg_dir}/{output_name}.wasm"),
@@ -108,12 +119,12 @@ impl SiteAssets {
 /// The channel list as the server rendered it, until the socket has sent
 /// its own (see [`Chat::channels`]).
 #[derive(Clone, Copy)]
-pub struct Listed(pub Resource<Result<Vec<ChannelSummary>, crate::model::Refusal>>);
+pub(crate) struct Listed(pub Resource<Result<Vec<ChannelSummary>, crate::model::Refusal>>);
 
 impl Listed {
     /// The best-known channel list (tracked): the socket's if it has
     /// spoken, else the server-rendered one.
-    pub fn current(&self, chat: &Chat) -> Option<Vec<ChannelSummary>> {
+    pub(crate) fn current(&self, chat: &Chat) -> Option<Vec<ChannelSummary>> {
         chat.channels
             .get()
             .or_else(|| self.0.get().and_then(Result::ok))
@@ -121,7 +132,7 @@ impl Listed {
 }
 
 #[component]
-pub fn App() -> impl IntoView {
+pub(crate) fn App() -> impl IntoView {
     provide_meta_context();
     // Who is reading, by the identity cookie: decided on the server and
     // carried to the browser in the page, so that hydration meets what the
@@ -188,7 +199,7 @@ fn page_title(text: String) -> String {
 }
 
 /// Text made safe to put inside HTML, as text or in a quoted attribute.
-pub fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -205,7 +216,7 @@ pub fn escape_html(text: &str) -> String {
 
 /// The `status` element: says when the app is offline or reconnecting.
 #[component]
-pub fn ConnectionStatus() -> impl IntoView {
+pub(crate) fn ConnectionStatus() -> impl IntoView {
     let chat = expect_context::<Chat>();
     let state = move || chat.connection.get();
     view! {

@@ -15,7 +15,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 const SNIPPET_CHARS: usize = 240;
 
 #[component]
-pub fn SearchPage() -> impl IntoView {
+pub(crate) fn SearchPage() -> impl IntoView {
     let query = use_query_map();
     let q = Memo::new(move |_| query.read().get("q").unwrap_or_default());
     let results = Resource::new(move || q.get(), search_messages);
@@ -199,7 +199,7 @@ struct Destination {
 /// a channel or a person, arrows to choose, Enter to go, Escape to close.
 /// The dialog's code is loaded the first time it opens.
 #[component]
-pub fn QuickSwitcher() -> impl IntoView {
+pub(crate) fn QuickSwitcher() -> impl IntoView {
     let open = RwSignal::new(false);
     let keys = window_event_listener(leptos::ev::keydown, move |ev| {
         if (ev.ctrl_key() || ev.meta_key()) && ev.key().eq_ignore_ascii_case("k") {

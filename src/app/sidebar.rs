@@ -13,7 +13,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 #[component]
-pub fn Sidebar() -> impl IntoView {
+pub(crate) fn Sidebar() -> impl IntoView {
     view! {
         <aside class="sidebar">
             <header class="brand">
@@ -125,7 +125,7 @@ fn SearchBox() -> impl IntoView {
 }
 
 /// `text` as a URL path segment or query value.
-pub fn js_encode(text: &str) -> String {
+pub(crate) fn js_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         match byte {
@@ -196,7 +196,7 @@ fn DirectList() -> impl IntoView {
 /// A link's unread and mention counts: read out as ", 3 unread, 1
 /// mentions", shown as badges.
 #[component]
-pub fn UnreadBadges(counts: Memo<(u32, u32)>) -> impl IntoView {
+pub(crate) fn UnreadBadges(counts: Memo<(u32, u32)>) -> impl IntoView {
     view! {
         <Show when=move || { counts.get().0 > 0 }>
             <span class="visually-hidden">

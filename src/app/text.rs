@@ -51,7 +51,7 @@ fn text(text: String) -> AnyView {
 
 /// The views of a message text; `mentions` are the people it mentions,
 /// `me` the reader's name (whose mentions stand out).
-pub fn rich_text(text: &str, mentions: &[Identity], me: Option<&str>) -> Vec<AnyView> {
+pub(crate) fn rich_text(text: &str, mentions: &[Identity], me: Option<&str>) -> Vec<AnyView> {
     let names: Vec<&str> = mentions.iter().map(|m| m.name.as_str()).collect();
     let me = me.map(str::to_lowercase);
     crate::markup::parse(text, &names)

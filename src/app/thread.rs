@@ -17,7 +17,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 /// The thread panel when a thread is open; its code is loaded the first
 /// time.
 #[component]
-pub fn ThreadPanel(channel: ChannelName) -> impl IntoView {
+pub(crate) fn ThreadPanel(channel: ChannelName) -> impl IntoView {
     let wanted = wanted_thread();
     let load = move || -> Loading { Box::pin(thread_panel(channel.clone())) };
     view! {

@@ -6,22 +6,22 @@ use wasm_bindgen::JsCast;
 use web_sys::{Notification, NotificationOptions, NotificationPermission};
 
 /// Whether this browser has notifications at all.
-pub fn supported() -> bool {
+pub(crate) fn supported() -> bool {
     js_sys::Reflect::has(&js_sys::global(), &"Notification".into()).unwrap_or(false)
 }
 
 /// Whether notifications are allowed.
-pub fn granted() -> bool {
+pub(crate) fn granted() -> bool {
     supported() && Notification::permission() == NotificationPermission::Granted
 }
 
 /// Whether the user has refused them (the browser will not ask again).
-pub fn denied() -> bool {
+pub(crate) fn denied() -> bool {
     supported() && Notification::permission() == NotificationPermission::Denied
 }
 
 /// Asks for permission; `done(granted)` runs with the answer.
-pub fn request(done: impl FnOnce(bool) + 'static) {
+pub(crate) fn request(done: impl FnOnce(bool) + 'static) {
     let Ok(promise) = Notification::request_permission() else {
         return done(false);
     };
@@ -34,12 +34,12 @@ pub fn request(done: impl FnOnce(bool) + 'static) {
 }
 
 /// Whether the page is out of sight (another tab, minimised).
-pub fn hidden() -> bool {
+pub(crate) fn hidden() -> bool {
     leptos::prelude::document().hidden()
 }
 
 /// Shows a notification; a click on it focuses the tab and runs `open`.
-pub fn show(title: &str, body: &str, tag: &str, open: impl FnOnce() + 'static) {
+pub(crate) fn show(title: &str, body: &str, tag: &str, open: impl FnOnce() + 'static) {
     let options = NotificationOptions::new();
     options.set_body(body);
     options.set_tag(tag);

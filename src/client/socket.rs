@@ -45,7 +45,7 @@ impl Link {
 
 /// What the socket tells the page, and asks of it: how the app hears
 /// the server without the socket knowing the app.
-pub trait Page: 'static {
+pub(crate) trait Page: 'static {
     /// A frame from the server.
     fn event(&self, event: ServerEvent);
     /// The link's state changed.
@@ -61,7 +61,7 @@ pub trait Page: 'static {
 
 /// How long a sent message may wait for the server's acknowledgement
 /// before it is shown as failed (with a retry).
-pub const ACK_TIMEOUT_MS: u64 = 10_000;
+pub(crate) const ACK_TIMEOUT_MS: u64 = 10_000;
 
 struct Driver {
     page: Rc<dyn Page>,
@@ -84,7 +84,7 @@ thread_local! {
 
 /// Starts the socket for this tab; a later call (a new identity) connects
 /// it again, with the new cookie.
-pub fn start(page: impl Page) {
+pub(crate) fn start(page: impl Page) {
     let page: Rc<dyn Page> = Rc::new(page);
     let first = DRIVER.with_borrow_mut(|driver| {
         if driver.is_some() {
@@ -173,7 +173,7 @@ fn drop_link() {
 }
 
 /// The server's idle timeout, from its hello.
-pub fn set_idle_timeout(ms: u64) {
+pub(crate) fn set_idle_timeout(ms: u64) {
     DRIVER.with_borrow_mut(|driver| {
         if let Some(d) = driver.as_mut() {
             d.idle_timeout_ms = (ms as f64).max(3_000.0);
@@ -182,12 +182,12 @@ pub fn set_idle_timeout(ms: u64) {
 }
 
 /// Runs `f` after `ms` milliseconds.
-pub fn later(f: impl FnOnce() + 'static, ms: u64) {
+pub(crate) fn later(f: impl FnOnce() + 'static, ms: u64) {
     set_timeout(f, Duration::from_millis(ms));
 }
 
 /// Sends a frame if the socket is open.
-pub fn send(frame: &ClientFrame) -> bool {
+pub(crate) fn send(frame: &ClientFrame) -> bool {
     let Ok(text) = serde_json::to_string(frame) else {
         return false;
     };
@@ -211,7 +211,7 @@ fn socket_url() -> String {
 }
 
 /// Whether the socket is open: a frame sent now goes out.
-pub fn is_open() -> bool {
+pub(crate) fn is_open() -> bool {
     DRIVER.with_borrow(|driver| {
         driver
             .as_ref()
@@ -222,7 +222,7 @@ pub fn is_open() -> bool {
 
 /// Replaces the socket with a new one at once (after the identity
 /// cookie changed, for instance).
-pub fn reconnect() {
+pub(crate) fn reconnect() {
     let link = DRIVER.with_borrow_mut(|driver| driver.as_mut().and_then(|d| d.link.take()));
     if let Some(link) = link {
         link.detach();

@@ -28,25 +28,25 @@ fn put(key: &str, value: Option<&str>) {
     }
 }
 
-pub fn name() -> Option<String> {
+pub(crate) fn name() -> Option<String> {
     LocalStorage::get(NAME_KEY).ok()
 }
 
-pub fn set_name(name: Option<&DisplayName>) {
+pub(crate) fn set_name(name: Option<&DisplayName>) {
     put(NAME_KEY, name.map(DisplayName::as_str));
 }
 
-pub fn channel() -> Option<String> {
+pub(crate) fn channel() -> Option<String> {
     LocalStorage::get(CHANNEL_KEY).ok()
 }
 
-pub fn set_channel(channel: Option<&ChannelName>) {
+pub(crate) fn set_channel(channel: Option<&ChannelName>) {
     put(CHANNEL_KEY, channel.map(ChannelName::as_str));
 }
 
 /// The messages kept for `me` in this tab (none if they were someone
 /// else's, or unreadable).
-pub fn outbox<T: serde::de::DeserializeOwned>(me: IdentityId) -> Vec<T> {
+pub(crate) fn outbox<T: serde::de::DeserializeOwned>(me: IdentityId) -> Vec<T> {
     SessionStorage::get::<Kept<Vec<T>>>(OUTBOX_KEY)
         .ok()
         .filter(|kept| kept.identity == me)
@@ -54,7 +54,7 @@ pub fn outbox<T: serde::de::DeserializeOwned>(me: IdentityId) -> Vec<T> {
         .unwrap_or_default()
 }
 
-pub fn set_outbox<T: serde::Serialize>(me: IdentityId, outbox: &[T]) {
+pub(crate) fn set_outbox<T: serde::Serialize>(me: IdentityId, outbox: &[T]) {
     if outbox.is_empty() {
         SessionStorage::delete(OUTBOX_KEY);
     } else {

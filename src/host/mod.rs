@@ -10,7 +10,7 @@
 //! shutdown; and, when `metrics_addr` is set, a second listener for
 //! `/metrics`.
 
-pub mod site;
+pub(crate) mod site;
 
 use crate::app::{shell, App};
 use crate::server::hub::{Hub, HubLimits};
@@ -46,9 +46,9 @@ use crate::server::{health, origin, socket, stopping, telemetry, AppState};
 
 /// Largest request body: the largest valid server-function call is well
 /// under 1 KiB.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Largest request head (request line and headers), and longest URL.
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// A running server.
 pub struct Server {
@@ -231,7 +231,7 @@ async fn sweep(state: AppState) {
 }
 
 /// Every route of the app.
-pub fn router(state: AppState) -> Router {
+pub(crate) fn router(state: AppState) -> Router {
     let started = std::time::Instant::now();
     let routes = route_list();
     tracing::debug!(ms = started.elapsed().as_millis(), "routes listed");
@@ -310,7 +310,7 @@ async fn server_fn(State(state): State<AppState>, request: Request<Body>) -> imp
 /// site, or inline with this response's nonce (Leptos puts it on the
 /// hydration script and its streamed resources); WebAssembly may be
 /// compiled; nothing may frame the page.
-pub fn content_security_policy(nonce: &str) -> String {
+pub(crate) fn content_security_policy(nonce: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
          style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \

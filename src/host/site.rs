@@ -31,7 +31,7 @@ use tower::ServiceExt;
 /// gzip copy: tens of milliseconds for the WebAssembly) runs on a thread of
 /// its own, started here, so that the server answers pages at once; a
 /// request for a file that comes sooner waits for it.
-pub fn site(options: &LeptosOptions) -> (Router<AppState>, SiteAssets) {
+pub(crate) fn site(options: &LeptosOptions) -> (Router<AppState>, SiteAssets) {
     // Built once: memory-serve leaks the files' bytes into 'static memory.
     static SITE: OnceLock<(Router<AppState>, Manifest)> = OnceLock::new();
     let (router, manifest) = SITE.get_or_init(|| {

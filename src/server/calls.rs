@@ -83,7 +83,7 @@ fn set_token_cookie(token: Option<&Token>, secure: bool) {
 
 impl AppState {
     /// The caller's identity, by its cookie, if it has one.
-    pub fn identity(&self) -> Option<Identity> {
+    pub(crate) fn identity(&self) -> Option<Identity> {
         token().and_then(|t| self.identities.resolve(&t.hash()))
     }
 

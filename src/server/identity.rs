@@ -27,14 +27,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// The cookie that carries the token.
-pub const TOKEN_COOKIE: &str = "flack_token";
+pub(crate) const TOKEN_COOKIE: &str = "flack_token";
 
 /// How often at most an identity's last use is written down.
 const TOUCH_EVERY: Duration = Duration::from_secs(3600);
 
 /// An opaque identity token: 64 lowercase hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Token(String);
+pub(crate) struct Token(String);
 
 impl Token {
     fn generate() -> Self {
@@ -43,24 +43,24 @@ impl Token {
         Token(bytes.iter().map(|b| format!("{b:02x}")).collect())
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// What the store keeps of the token.
-    pub fn hash(&self) -> TokenHash {
+    pub(crate) fn hash(&self) -> TokenHash {
         Sha256::digest(self.0.as_bytes()).into()
     }
 
     /// A token as a client presented it. Anything that is not of the shape
     /// we issue is no token at all.
-    pub fn from_client(raw: &str) -> Option<Self> {
+    pub(crate) fn from_client(raw: &str) -> Option<Self> {
         (raw.len() == 64 && raw.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
             .then(|| Token(raw.to_owned()))
     }
 
     /// The token in a `Cookie` header's value, if any.
-    pub fn from_cookie_header(header: &str) -> Option<Self> {
+    pub(crate) fn from_cookie_header(header: &str) -> Option<Self> {
         header
             .split(';')
             .filter_map(|pair| pair.trim().split_once('='))
@@ -94,7 +94,7 @@ impl Registry {
 }
 
 /// Most people one message can mention.
-pub const MAX_MENTIONS: usize = 50;
+pub(crate) const MAX_MENTIONS: usize = 50;
 
 /// The identities of this server.
 pub struct Identities {
@@ -113,7 +113,7 @@ fn public(identity: &StoredIdentity) -> Identity {
 
 impl Identities {
     /// The identities the store holds; at most `max` at a time.
-    pub fn new(store: Arc<dyn Store>, stored: Vec<StoredIdentity>, max: usize) -> Self {
+    pub(crate) fn new(store: Arc<dyn Store>, stored: Vec<StoredIdentity>, max: usize) -> Self {
         let mut registry = Registry {
             by_id: HashMap::with_capacity(stored.len()),
             by_hash: HashMap::with_capacity(stored.len()),
@@ -134,7 +134,7 @@ impl Identities {
     }
 
     /// The identity numbered `id`, if it still exists.
-    pub fn get(&self, id: IdentityId) -> Option<Identity> {
+    pub(crate) fn get(&self, id: IdentityId) -> Option<Identity> {
         self.registry().by_id.get(&id).map(public)
     }
 
@@ -147,7 +147,7 @@ impl Identities {
 
     /// Up to `limit` people whose name starts with `prefix` (any case),
     /// then those whose name has it elsewhere; by name.
-    pub fn find(&self, prefix: &str, limit: usize) -> Vec<Identity> {
+    pub(crate) fn find(&self, prefix: &str, limit: usize) -> Vec<Identity> {
         let wanted = prefix.trim().to_lowercase();
         let registry = self.registry();
         let mut found: Vec<(bool, String, Identity)> = registry
@@ -164,11 +164,13 @@ impl Identities {
     }
 
     /// How many identities there are.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.registry().by_id.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
@@ -185,7 +187,7 @@ impl Identities {
     /// The store decides (its unique index on the lowered name, its count
     /// of identities) and assigns a new identity's number; this answers
     /// once stored, with the token to set and who that is.
-    pub async fn claim(
+    pub(crate) async fn claim(
         &self,
         presented: Option<&Token>,
         name: DisplayName,
@@ -251,7 +253,7 @@ impl Identities {
     /// longest name someone holds (names are matched case-insensitively,
     /// and may have spaces), outside code. At most
     /// [`MAX_MENTIONS`] people, in the order first mentioned.
-    pub fn mentioned(&self, text: &MessageText) -> Vec<Identity> {
+    pub(crate) fn mentioned(&self, text: &MessageText) -> Vec<Identity> {
         let text = text.as_str();
         let mut found: Vec<Identity> = Vec::new();
         {
@@ -306,7 +308,7 @@ impl Identities {
     }
 
     /// The identity a token proves, if any; counts as a use of it.
-    pub fn resolve(&self, token: &TokenHash) -> Option<Identity> {
+    pub(crate) fn resolve(&self, token: &TokenHash) -> Option<Identity> {
         let mut registry = self.registry();
         let id = *registry.by_hash.get(token)?;
         let identity = registry.by_id.get_mut(&id)?;
@@ -324,7 +326,7 @@ impl Identities {
     /// Signs the holder of `token` out: the token is void and the name
     /// free. Its messages stay, authored by a number nobody holds. The
     /// identity that ended.
-    pub async fn sign_out(&self, token: &TokenHash) -> Result<IdentityId, Refusal> {
+    pub(crate) async fn sign_out(&self, token: &TokenHash) -> Result<IdentityId, Refusal> {
         let outcome = write(&*self.store, Write::SignOut { token: *token })
             .await
             .map_err(refusal)?;
@@ -344,7 +346,10 @@ impl Identities {
 
     /// Removes the identities not used since `before` (the store decides,
     /// on the last use it holds), freeing their names; their ids.
-    pub async fn expire(&self, before: DateTime<Utc>) -> Result<Vec<IdentityId>, StoreError> {
+    pub(crate) async fn expire(
+        &self,
+        before: DateTime<Utc>,
+    ) -> Result<Vec<IdentityId>, StoreError> {
         let outcome = write(&*self.store, Write::Expire { before }).await?;
         let ids = match outcome {
             Outcome::Removed(ids) => ids,

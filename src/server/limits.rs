@@ -17,11 +17,11 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
 /// A connection's budget of sends.
-pub struct SendBudget(Option<DefaultDirectRateLimiter>);
+pub(crate) struct SendBudget(Option<DefaultDirectRateLimiter>);
 
 impl SendBudget {
     /// Takes one send from the budget, or says how long to wait.
-    pub fn take(&self) -> Result<(), Refusal> {
+    pub(crate) fn take(&self) -> Result<(), Refusal> {
         let Some(limiter) = &self.0 else {
             return Ok(());
         };
@@ -40,7 +40,7 @@ impl SendBudget {
 }
 
 /// The server's limits.
-pub struct Limits {
+pub(crate) struct Limits {
     send_quota: Option<Quota>,
     creations: Option<DefaultKeyedRateLimiter<IdentityId>>,
     /// Edits, reactions and deletions by server function, per identity
@@ -69,7 +69,7 @@ fn take_keyed<K: Clone + Eq + std::hash::Hash>(
 
 /// An open connection's place in the per-address count; dropping it frees
 /// the place.
-pub struct Admission {
+pub(crate) struct Admission {
     limits: Arc<Limits>,
     ip: IpAddr,
 }
@@ -91,7 +91,7 @@ impl Drop for Admission {
 }
 
 impl Limits {
-    pub fn new(settings: &Settings) -> Self {
+    pub(crate) fn new(settings: &Settings) -> Self {
         let send_quota = NonZeroU32::new(settings.send_per_second).map(|rate| {
             let burst = NonZeroU32::new(settings.send_burst).unwrap_or(rate);
             Quota::per_second(rate).allow_burst(burst)
@@ -111,12 +111,12 @@ impl Limits {
     }
 
     /// A fresh send budget for a new connection.
-    pub fn send_budget(&self) -> SendBudget {
+    pub(crate) fn send_budget(&self) -> SendBudget {
         SendBudget(self.send_quota.map(RateLimiter::direct))
     }
 
     /// Counts one name claimed from `ip` (a new identity or a rename).
-    pub fn take_claim(&self, ip: Option<IpAddr>) -> Result<(), Refusal> {
+    pub(crate) fn take_claim(&self, ip: Option<IpAddr>) -> Result<(), Refusal> {
         let (Some(limiter), Some(ip)) = (&self.claims, ip) else {
             return Ok(());
         };
@@ -133,7 +133,7 @@ impl Limits {
 
     /// Counts one edit, reaction or deletion by identity `by` through a
     /// server function: the same pace as sends on a connection.
-    pub fn take_write(&self, by: IdentityId) -> Result<(), Refusal> {
+    pub(crate) fn take_write(&self, by: IdentityId) -> Result<(), Refusal> {
         let Some(limiter) = &self.writes else {
             return Ok(());
         };
@@ -149,7 +149,7 @@ impl Limits {
     }
 
     /// Counts one channel creation by identity `by`.
-    pub fn take_channel_creation(&self, by: IdentityId) -> Result<(), Refusal> {
+    pub(crate) fn take_channel_creation(&self, by: IdentityId) -> Result<(), Refusal> {
         let Some(limiter) = &self.creations else {
             return Ok(());
         };
@@ -165,7 +165,7 @@ impl Limits {
     }
 
     /// Admits one more connection from `ip`, unless it has too many open.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, Refusal> {
+    pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admission, Refusal> {
         let mut connections = self.connections.lock().unwrap_or_else(|p| p.into_inner());
         let count = connections.entry(ip).or_insert(0);
         if self.max_connections_per_ip > 0 && *count >= self.max_connections_per_ip {

@@ -14,16 +14,16 @@
 //! - `health`: `GET /healthz`.
 //! - `telemetry`: Prometheus metrics, on an address of their own.
 
-pub mod calls;
+pub(crate) mod calls;
 pub(crate) mod health;
 pub mod hub;
-pub mod identity;
-pub mod limits;
+pub(crate) mod identity;
+pub(crate) mod limits;
 pub mod logs;
-pub mod origin;
-pub mod proxy;
+pub(crate) mod origin;
+pub(crate) mod proxy;
 pub mod settings;
-pub mod socket;
+pub(crate) mod socket;
 pub mod store;
 pub(crate) mod telemetry;
 
@@ -39,7 +39,7 @@ use tokio::sync::watch;
 
 /// What every handler and server function can reach.
 #[derive(Clone, FromRef)]
-pub struct AppState {
+pub(crate) struct AppState {
     pub leptos_options: LeptosOptions,
     pub hub: Arc<Hub>,
     pub identities: Arc<Identities>,
@@ -52,6 +52,6 @@ pub struct AppState {
 }
 
 /// Resolves once the server is stopping (or its state is gone).
-pub async fn stopping(mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn stopping(mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }

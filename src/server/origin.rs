@@ -17,7 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 /// Whether a browser says this request came from another site's page.
-pub fn cross_site(headers: &HeaderMap) -> bool {
+pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     let fetch_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
@@ -38,7 +38,7 @@ pub fn cross_site(headers: &HeaderMap) -> bool {
 }
 
 /// The refusal for a request from another site.
-pub fn refusal() -> Refusal {
+pub(crate) fn refusal() -> Refusal {
     Refusal::new(
         ErrorCode::CrossSite,
         "Requests that change something are accepted only from this site's own pages.",
@@ -46,7 +46,7 @@ pub fn refusal() -> Refusal {
 }
 
 /// Middleware: answers a cross-site request to a server function 403.
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+pub(crate) async fn refuse_cross_site(request: Request, next: Next) -> Response {
     if !request.uri().path().starts_with("/api/") || !cross_site(request.headers()) {
         return next.run(request).await;
     }
@@ -55,7 +55,7 @@ pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
 
 /// The 403 answer, with the refusal as the JSON a server function's error
 /// has (the WebSocket upgrade at `/ws` answers the same way).
-pub fn forbidden(path: &str) -> Response {
+pub(crate) fn forbidden(path: &str) -> Response {
     let code = ErrorCode::CrossSite;
     tracing::info!(path, code = %super::telemetry::code_name(code), "cross-site request refused");
     super::telemetry::count_refusal(code);

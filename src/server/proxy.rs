@@ -110,7 +110,7 @@ impl fmt::Display for TrustedProxies {
 }
 
 impl TrustedProxies {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
@@ -123,7 +123,11 @@ impl TrustedProxies {
     /// order) from the right, the first address that is not a trusted
     /// proxy. An entry that is not an address stops the walk at the proxy
     /// that wrote it; if every entry is a trusted proxy, the leftmost one.
-    pub fn client<'a>(&self, peer: IpAddr, forwarded: impl Iterator<Item = &'a [u8]>) -> IpAddr {
+    pub(crate) fn client<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded: impl Iterator<Item = &'a [u8]>,
+    ) -> IpAddr {
         let peer = peer.to_canonical();
         if !self.trusts(peer) {
             return peer;

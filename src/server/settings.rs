@@ -205,7 +205,7 @@ impl Settings {
     /// The address metrics are served on, if any: `metrics_addr` read as
     /// an address and port. Checked by [`Settings::resolve`], and again
     /// by the server, whose settings may have been made in code.
-    pub fn metrics_socket(&self) -> Result<Option<SocketAddr>, String> {
+    pub(crate) fn metrics_socket(&self) -> Result<Option<SocketAddr>, String> {
         let text = self.metrics_addr.trim();
         if text.is_empty() {
             return Ok(None);

@@ -5,10 +5,10 @@
 use crate::model::{ChannelName, DisplayName, Seq};
 use crate::protocol::ClientFrame;
 
-/// An effect the state asks for, carried out by [`super::run`]
+/// An effect the state asks for, carried out by [`super::driver::run`]
 /// in the order given (frames go out in that order).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Command {
+pub(crate) enum Command {
     /// Send this frame if the socket is open (a read mark, a join from
     /// the cursor after a gap, an outbox entry, ...). An outbox entry is
     /// only asked for when the socket was open (see [`Outside::link_open`]).
@@ -40,7 +40,7 @@ pub enum Command {
 
 /// What to do when a [`Command::Later`] comes due.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Timer {
+pub(crate) enum Timer {
     /// Send the next outbox entry (after a refusal for going too fast).
     Pump,
     /// Mark the entry failed if this attempt is still unanswered.
@@ -54,7 +54,7 @@ pub enum Timer {
 /// What the state needs to know of the browser to decide, read by the
 /// driver just before it asks (in tests, written by hand).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Outside {
+pub(crate) struct Outside {
     /// Now, in ms since the epoch.
     pub now_ms: f64,
     /// The page is out of sight (another tab, minimised): nothing is

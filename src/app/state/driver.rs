@@ -13,7 +13,7 @@ use leptos::prelude::*;
 
 impl Outside {
     /// What the browser says now.
-    pub fn read() -> Outside {
+    pub(crate) fn read() -> Outside {
         Outside {
             now_ms: crate::client::now_ms(),
             hidden: notify::hidden(),
@@ -27,7 +27,7 @@ impl Outside {
 /// Carries out `commands`, in order. A timer, when it fires, and an
 /// answer to a load, when it comes, go back to `chat`, and what they
 /// return is carried out in turn.
-pub fn run(chat: Chat, commands: Vec<Command>) {
+pub(crate) fn run(chat: Chat, commands: Vec<Command>) {
     for command in commands {
         match command {
             Command::Send(frame) => {
@@ -88,18 +88,18 @@ fn new_client_id() -> String {
 /// What components ask of the state that involves the browser.
 impl Chat {
     /// Sends a frame on the socket; `false` if it is not open.
-    pub fn send(&self, frame: ClientFrame) -> bool {
+    pub(crate) fn send(&self, frame: ClientFrame) -> bool {
         socket::send(&frame)
     }
 
     /// I am reading the open channel (see [`Chat::mark_read`]).
-    pub fn read_open(&self) {
+    pub(crate) fn read_open(&self) {
         run(*self, self.mark_read(&Outside::read()));
     }
 
     /// Queues a message; it is sent when its turn comes. Returns its
     /// client id.
-    pub fn submit(&self, channel: ChannelName, text: String, thread: Option<Seq>) -> String {
+    pub(crate) fn submit(&self, channel: ChannelName, text: String, thread: Option<Seq>) -> String {
         let client_id = new_client_id();
         let commands = self.queue(client_id.clone(), channel, text, thread, &Outside::read());
         run(*self, commands);
@@ -107,7 +107,7 @@ impl Chat {
     }
 
     /// Puts a failed message back in line (the Retry button).
-    pub fn retry(&self, client_id: &str) {
+    pub(crate) fn retry(&self, client_id: &str) {
         run(*self, self.requeue(client_id, &Outside::read()));
     }
 
@@ -118,7 +118,7 @@ impl Chat {
     /// stores a repeat once) and failed ones wait for their Retry.
     /// Session storage is the tab's own: another tab does not send them
     /// twice.
-    pub fn keep_outbox(self) {
+    pub(crate) fn keep_outbox(self) {
         Effect::new(move |restored: Option<Option<IdentityId>>| {
             let me = self.my_id()?;
             if restored.flatten() != Some(me) {

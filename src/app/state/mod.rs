@@ -37,8 +37,7 @@ mod reduce;
 #[cfg(test)]
 mod tests;
 
-pub use commands::{Command, Outside, Timer};
-pub use driver::run;
+pub(crate) use commands::{Command, Outside, Timer};
 
 use crate::model::{
     ChannelName, ChannelSummary, DisplayName, Identity, IdentityId, Member, Message, Seq,
@@ -50,8 +49,9 @@ use serde::{Deserialize, Serialize};
 
 /// Who the user is, as far as this tab knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Me {
+pub(crate) enum Me {
     /// Not known yet (outside a page, in tests).
+    #[cfg(test)]
     Unknown,
     /// No name: the prompt shows, with the reason if a claim failed.
     Anonymous { problem: Option<String> },
@@ -59,11 +59,11 @@ pub enum Me {
     Named(Identity),
 }
 
-pub use crate::protocol::Connection;
+pub(crate) use crate::protocol::Connection;
 
 /// The open channel as the socket keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveChannel {
+pub(crate) struct LiveChannel {
     pub channel: ChannelName,
     /// The last event applied.
     pub seq: Seq,
@@ -72,7 +72,7 @@ pub struct LiveChannel {
 
 /// Where a message in the outbox stands.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// Waiting for the connection, or for the server's acknowledgement.
     Pending,
     /// Refused, or not acknowledged in time; the reason.
@@ -83,7 +83,7 @@ pub enum Delivery {
 /// Kept in the tab's session storage (see [`Chat::keep_outbox`]), without
 /// the attempt's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     pub client_id: String,
     pub channel: ChannelName,
     /// For a reply: the thread's parent.
@@ -100,7 +100,7 @@ pub struct Outgoing {
 
 /// The shared UI state, provided as context by [`crate::app::App`].
 #[derive(Debug, Clone, Copy)]
-pub struct Chat {
+pub(crate) struct Chat {
     pub me: RwSignal<Me>,
     /// My identity while named, from `me`: what each message's view reads
     /// (is it mine, does it mention me), so those views rerun only when
@@ -168,7 +168,7 @@ pub struct Chat {
 
 /// Someone typing in a channel or a thread.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Typist {
+pub(crate) struct Typist {
     pub who: Identity,
     pub channel: ChannelName,
     pub thread: Option<Seq>,
@@ -176,11 +176,11 @@ pub struct Typist {
 }
 
 /// How long "is typing" shows after the last sign of it.
-pub const TYPING_SHOWN_MS: f64 = 5_000.0;
+pub(crate) const TYPING_SHOWN_MS: f64 = 5_000.0;
 
 /// Where a message is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Place {
+pub(crate) enum Place {
     /// In the channel's log: it can open its thread.
     Channel,
     /// In a thread panel (the parent or a reply).
@@ -189,7 +189,7 @@ pub enum Place {
 
 /// A thread open beside its channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenThread {
+pub(crate) struct OpenThread {
     pub channel: ChannelName,
     pub parent: Message,
     /// Oldest first.
@@ -198,7 +198,7 @@ pub struct OpenThread {
 
 /// The open channel's older messages, loaded by "Load older messages".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Older {
+pub(crate) struct Older {
     pub channel: Option<ChannelName>,
     /// Oldest first; all older than the live messages.
     pub messages: Vec<Message>,
@@ -210,7 +210,7 @@ pub struct Older {
 }
 
 impl Chat {
-    pub fn new(me: Me) -> Self {
+    pub(crate) fn new(me: Me) -> Self {
         let me = RwSignal::new(me);
         let editing = RwSignal::new(None);
         let picker = RwSignal::new(None);
@@ -251,7 +251,7 @@ impl Chat {
 
     /// My unread messages and mentions in `channel` (tracked); none in
     /// the channel I have open.
-    pub fn unread_in(&self, channel: &ChannelName) -> (u32, u32) {
+    pub(crate) fn unread_in(&self, channel: &ChannelName) -> (u32, u32) {
         if self.open.with(|open| open.as_ref() == Some(channel)) {
             return (0, 0);
         }
@@ -287,13 +287,13 @@ impl Chat {
 
     /// Places the "New messages" divider for `channel`, just opened: after
     /// my read mark, if anything by others is newer.
-    pub fn place_divider(&self, channel: &ChannelName) {
+    pub(crate) fn place_divider(&self, channel: &ChannelName) {
         self.divider
             .set(Some((channel.clone(), self.read_mark(channel))));
     }
 
     /// Forgets what was counted for this person (on signing out).
-    pub fn forget_counts(&self) {
+    pub(crate) fn forget_counts(&self) {
         self.unread.set(Vec::new());
         self.divider.set(None);
         self.directs.set(Vec::new());
@@ -301,7 +301,7 @@ impl Chat {
 
     /// The people typing in `channel` (or a thread there), not me, oldest
     /// first (tracked).
-    pub fn typists(&self, channel: &ChannelName, thread: Option<Seq>) -> Vec<DisplayName> {
+    pub(crate) fn typists(&self, channel: &ChannelName, thread: Option<Seq>) -> Vec<DisplayName> {
         let me = self.my_id();
         self.typing.with(|typing| {
             typing
@@ -313,7 +313,7 @@ impl Chat {
     }
 
     /// The signed-in identity's number, if any (untracked).
-    pub fn my_id_untracked(&self) -> Option<IdentityId> {
+    pub(crate) fn my_id_untracked(&self) -> Option<IdentityId> {
         self.me.with_untracked(|me| match me {
             Me::Named(me) => Some(me.id),
             _ => None,
@@ -321,44 +321,44 @@ impl Chat {
     }
 
     /// The signed-in name, if any (tracked).
-    pub fn name(&self) -> Option<DisplayName> {
+    pub(crate) fn name(&self) -> Option<DisplayName> {
         self.identity
             .with(|me| me.as_ref().map(|me| me.name.clone()))
     }
 
     /// My identity while named, not tracked.
-    pub fn identity_untracked(&self) -> Option<Identity> {
+    pub(crate) fn identity_untracked(&self) -> Option<Identity> {
         self.identity.get_untracked()
     }
 
     /// Whether message `seq` is being edited in `place` (tracked for it
     /// alone).
-    pub fn is_editing(&self, place: Place, seq: Seq) -> bool {
+    pub(crate) fn is_editing(&self, place: Place, seq: Seq) -> bool {
         self.editing_of
             .with_value(|of| of.selected(&Some((place, seq))))
     }
 
     /// Whether the reaction picker of message `seq` in `place` is open
     /// (tracked for it alone).
-    pub fn is_picking(&self, place: Place, seq: Seq) -> bool {
+    pub(crate) fn is_picking(&self, place: Place, seq: Seq) -> bool {
         self.picker_of
             .with_value(|of| of.selected(&Some((place, seq))))
     }
 
     /// Whether message `seq` of the open channel is highlighted (tracked
     /// for it alone).
-    pub fn is_highlighted(&self, seq: Seq) -> bool {
+    pub(crate) fn is_highlighted(&self, seq: Seq) -> bool {
         self.highlight_of.with_value(|of| of.selected(&Some(seq)))
     }
 
     /// The signed-in identity's number, if any (tracked).
-    pub fn my_id(&self) -> Option<IdentityId> {
+    pub(crate) fn my_id(&self) -> Option<IdentityId> {
         self.identity.with(|me| me.as_ref().map(|me| me.id))
     }
 
     /// The join for the open channel: from the cursor if the channel is
     /// held live, so the server replays only what was missed.
-    pub fn join_frame(&self) -> Option<ClientFrame> {
+    pub(crate) fn join_frame(&self) -> Option<ClientFrame> {
         let open = self.open.get_untracked()?;
         let since = self.live.with_untracked(|live| {
             let live = live.as_ref().filter(|l| l.channel == open)?;
@@ -375,7 +375,7 @@ impl Chat {
     }
 
     /// Adds a channel to the live list, once, in name order.
-    pub fn add_channel(&self, channel: ChannelSummary) {
+    pub(crate) fn add_channel(&self, channel: ChannelSummary) {
         self.channels.update(|list| {
             if let Some(list) = list {
                 if let Err(at) = list.binary_search_by(|c| c.name.cmp(&channel.name)) {
@@ -386,7 +386,7 @@ impl Chat {
     }
 
     /// Adds a direct conversation of mine, once.
-    pub fn add_direct(&self, direct: ChannelSummary) {
+    pub(crate) fn add_direct(&self, direct: ChannelSummary) {
         self.directs.update(|list| {
             if !list.iter().any(|d| d.name == direct.name) {
                 list.push(direct);

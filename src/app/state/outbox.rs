@@ -15,7 +15,7 @@ const RETRY_AFTER_BOUNDS_MS: (u64, u64) = (100, 60_000);
 
 impl Chat {
     /// Queues a message as `client_id`; it is sent when its turn comes.
-    pub fn queue(
+    pub(crate) fn queue(
         &self,
         client_id: String,
         channel: ChannelName,
@@ -38,7 +38,7 @@ impl Chat {
     }
 
     /// Puts a failed message back in line (the Retry button).
-    pub fn requeue(&self, client_id: &str, outside: &Outside) -> Vec<Command> {
+    pub(crate) fn requeue(&self, client_id: &str, outside: &Outside) -> Vec<Command> {
         self.update_entry(client_id, |entry| {
             entry.delivery = Delivery::Pending;
             entry.in_flight = false;
@@ -48,7 +48,7 @@ impl Chat {
 
     /// Takes back what was kept of the outbox (after a reload), after
     /// what is queued already, once each.
-    pub fn restore(&self, kept: Vec<Outgoing>, outside: &Outside) -> Vec<Command> {
+    pub(crate) fn restore(&self, kept: Vec<Outgoing>, outside: &Outside) -> Vec<Command> {
         if kept.is_empty() {
             return Vec::new();
         }
@@ -65,7 +65,7 @@ impl Chat {
     /// Sends the oldest pending message, unless one is already waiting for
     /// its answer or the socket is not open: one at a time, in order. The
     /// server has [`ACK_TIMEOUT_MS`] to acknowledge it.
-    pub fn pump(&self, outside: &Outside) -> Vec<Command> {
+    pub(crate) fn pump(&self, outside: &Outside) -> Vec<Command> {
         if !outside.link_open {
             return Vec::new();
         }
@@ -105,7 +105,7 @@ impl Chat {
 
     /// The socket closed: nothing is in flight any more; what was sent
     /// goes again (the server stores a repeat once) when it is back.
-    pub fn link_lost(&self) {
+    pub(crate) fn link_lost(&self) {
         self.outbox.update(|outbox| {
             for entry in outbox.iter_mut() {
                 entry.in_flight = false;

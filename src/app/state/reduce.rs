@@ -16,7 +16,7 @@ const READ_EVERY_MS: u64 = 1_000;
 impl Chat {
     /// Applies one event from the server to the signals; returns what
     /// follows from it.
-    pub fn reduce(&self, event: ServerEvent, outside: &Outside) -> Vec<Command> {
+    pub(crate) fn reduce(&self, event: ServerEvent, outside: &Outside) -> Vec<Command> {
         let mut out = Vec::new();
         match event {
             ServerEvent::Hello {
@@ -220,7 +220,7 @@ impl Chat {
     }
 
     /// A [`Command::Later`] came due.
-    pub fn fire(&self, timer: Timer, outside: &Outside) -> Vec<Command> {
+    pub(crate) fn fire(&self, timer: Timer, outside: &Outside) -> Vec<Command> {
         match timer {
             Timer::Pump => self.pump(outside),
             Timer::GiveUp { client_id, attempt } => self.give_up(&client_id, attempt, outside),
@@ -239,7 +239,7 @@ impl Chat {
 
     /// I am reading the open channel: up to its last event, if the page
     /// is in sight. The server stores the mark (and tells my other tabs).
-    pub fn mark_read(&self, outside: &Outside) -> Vec<Command> {
+    pub(crate) fn mark_read(&self, outside: &Outside) -> Vec<Command> {
         if outside.hidden || self.my_id_untracked().is_none() {
             return Vec::new();
         }
@@ -425,7 +425,7 @@ impl Chat {
     /// The answer to [`Command::LoadMembers`]: who is in `channel`,
     /// kept if it is still open (merged with members who joined while it
     /// loaded).
-    pub fn members_loaded(&self, channel: ChannelName, mut list: Vec<Member>) {
+    pub(crate) fn members_loaded(&self, channel: ChannelName, mut list: Vec<Member>) {
         sort_members(&mut list);
         if self.open.get_untracked().as_ref() == Some(&channel) {
             self.members
@@ -435,7 +435,7 @@ impl Chat {
 
     /// The answer to [`Command::Reclaim`]: the name is mine again (the
     /// socket then reconnects to write as it), or why not.
-    pub fn reclaimed(&self, outcome: Result<Identity, String>) -> Vec<Command> {
+    pub(crate) fn reclaimed(&self, outcome: Result<Identity, String>) -> Vec<Command> {
         match outcome {
             Ok(me) => {
                 self.me.set(Me::Named(me));

@@ -16,7 +16,7 @@ impl Hub {
 
     /// My unread counts in `names` (those that exist): over each window,
     /// the top-level messages by others after my read mark.
-    pub fn unread(&self, me: IdentityId, names: &[ChannelName]) -> Vec<UnreadCount> {
+    pub(crate) fn unread(&self, me: IdentityId, names: &[ChannelName]) -> Vec<UnreadCount> {
         let channels: Vec<Arc<Channel>> = {
             let all = self.channels.read().unwrap_or_else(|p| p.into_inner());
             names
@@ -58,7 +58,7 @@ impl Hub {
     }
 
     /// My unread counts in every channel and direct conversation of mine.
-    pub fn unread_all(&self, me: IdentityId) -> Vec<UnreadCount> {
+    pub(crate) fn unread_all(&self, me: IdentityId) -> Vec<UnreadCount> {
         let names: Vec<ChannelName> = self
             .channels()
             .into_iter()
@@ -72,7 +72,12 @@ impl Hub {
     /// last): stored, and my connections are told my new count. A mark
     /// never moves back. The first mark makes me a member: the channel's
     /// followers hear of it.
-    pub fn mark_read(&self, me: &Identity, name: &ChannelName, seq: Seq) -> Result<(), Refusal> {
+    pub(crate) fn mark_read(
+        &self,
+        me: &Identity,
+        name: &ChannelName,
+        seq: Seq,
+    ) -> Result<(), Refusal> {
         check_seq(seq)?;
         let channel = self.visible_channel(name, Some(me.id))?;
         let seq = seq.min(lock(&channel.state).last_seq);
@@ -114,7 +119,7 @@ impl Hub {
     }
 
     /// The people who have opened channel `name` (a read mark), by id.
-    pub fn members(
+    pub(crate) fn members(
         &self,
         name: &ChannelName,
         viewer: Option<IdentityId>,
@@ -132,7 +137,7 @@ impl Hub {
     }
 
     /// Forgets what the hub holds of identities `gone` (removed).
-    pub fn forget(&self, keep: impl Fn(IdentityId) -> bool) {
+    pub(crate) fn forget(&self, keep: impl Fn(IdentityId) -> bool) {
         self.awareness().reads.retain(|id, _| keep(*id));
     }
 
@@ -150,7 +155,7 @@ impl Hub {
     }
 
     /// A connection of `who` opened; online from the next tick.
-    pub fn connected(&self, who: &Identity) {
+    pub(crate) fn connected(&self, who: &Identity) {
         let mut awareness = self.awareness();
         let entry = awareness
             .online
@@ -161,7 +166,7 @@ impl Hub {
 
     /// A connection of `id` closed; offline from the next tick if it was
     /// the last.
-    pub fn disconnected(&self, id: IdentityId) {
+    pub(crate) fn disconnected(&self, id: IdentityId) {
         let mut awareness = self.awareness();
         if let Some(entry) = awareness.online.get_mut(&id) {
             entry.1 -= 1;
@@ -172,7 +177,7 @@ impl Hub {
     }
 
     /// Whether `who` may say they are typing in `name` (or a thread of it).
-    pub fn may_type(
+    pub(crate) fn may_type(
         &self,
         name: &ChannelName,
         who: &Identity,
@@ -187,7 +192,7 @@ impl Hub {
     /// Passes on that `who` is typing in `name` (or the thread of message
     /// `thread` there), or stopped, to its followers: not numbered, not
     /// stored.
-    pub fn typing(
+    pub(crate) fn typing(
         &self,
         name: &ChannelName,
         who: &Identity,
@@ -214,7 +219,7 @@ impl Hub {
     /// second, so a busy channel costs each connection one wake-up per
     /// tick rather than one per message, and a reload is not an offline
     /// blip.
-    pub fn tick(&self) {
+    pub(crate) fn tick(&self) {
         let active: Vec<ChannelName> = {
             let channels = self.channels.read().unwrap_or_else(|p| p.into_inner());
             let deepest = channels.by_name.values().map(|c| c.fanout.len()).max();

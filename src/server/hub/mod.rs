@@ -39,17 +39,17 @@ use std::task::{Context, Poll};
 use tokio::sync::{broadcast, oneshot};
 
 /// Most direct conversations a server holds.
-pub const MAX_DIRECTS: usize = 100_000;
+pub(crate) const MAX_DIRECTS: usize = 100_000;
 
 /// Messages shown on each side of one opened from a search.
-pub const CONTEXT_SIDE: usize = 25;
+pub(crate) const CONTEXT_SIDE: usize = 25;
 
 /// One serialized [`ServerEvent`], shared by every receiver.
-pub type Frame = Utf8Bytes;
+pub(crate) type Frame = Utf8Bytes;
 
 /// Sizes of the hub's bounded queues.
 #[derive(Debug, Clone, Copy)]
-pub struct HubLimits {
+pub(crate) struct HubLimits {
     /// Most channels the hub holds.
     pub max_channels: usize,
     /// Events a channel buffers for its slowest subscriber; one that falls
@@ -83,7 +83,7 @@ struct Awareness {
 
 /// What every connection hears, whichever channel it follows.
 #[derive(Debug, Clone)]
-pub enum Notice {
+pub(crate) enum Notice {
     /// Time to ping, and to check for silence (see [`Hub::beat`]).
     Beat,
     /// An event for everyone (a channel was created).
@@ -126,7 +126,7 @@ struct ChannelState {
 
 /// How a subscriber catches up before following the live events.
 #[derive(Debug)]
-pub enum Catchup {
+pub(crate) enum Catchup {
     /// Replace everything held with these messages (as of event `seq`).
     Snapshot { messages: Vec<Message>, seq: Seq },
     /// Apply these events, exactly those after the subscriber's cursor;
@@ -135,7 +135,7 @@ pub enum Catchup {
 }
 
 /// A subscription to one channel: how to catch up, and what comes next.
-pub struct Subscription {
+pub(crate) struct Subscription {
     pub catchup: Catchup,
     pub events: broadcast::Receiver<Frame>,
 }
@@ -150,7 +150,7 @@ impl<T> Pending<T> {
     }
 
     /// Already answered.
-    pub fn ready(result: Result<T, Refusal>) -> Self {
+    pub(crate) fn ready(result: Result<T, Refusal>) -> Self {
         let (tx, pending) = Self::channel();
         let _ = tx.send(result);
         pending
@@ -171,7 +171,7 @@ impl<T> Future for Pending<T> {
 
 /// The refusal a client gets for a store's answer: the store's own for a
 /// conflict; for a failure, that nothing changed (and the log says why).
-pub fn refusal(err: StoreError) -> Refusal {
+pub(crate) fn refusal(err: StoreError) -> Refusal {
     match err {
         StoreError::Conflict(refusal) => refusal,
         failure => not_stored(&failure),
@@ -179,7 +179,7 @@ pub fn refusal(err: StoreError) -> Refusal {
 }
 
 /// The refusal for a write or read the store could not do.
-pub fn not_stored(err: &StoreError) -> Refusal {
+pub(crate) fn not_stored(err: &StoreError) -> Refusal {
     tracing::error!(cause = %err, "the store failed");
     Refusal::new(
         ErrorCode::Internal,
@@ -236,7 +236,7 @@ impl Hub {
     /// The hub over a store, with what the store holds. The event caches
     /// start empty: until new events come, catching up is replayed from
     /// the store's log.
-    pub fn open(store: Arc<dyn Store>, limits: HubLimits, loaded: &Loaded) -> Self {
+    pub(crate) fn open(store: Arc<dyn Store>, limits: HubLimits, loaded: &Loaded) -> Self {
         let (directory, _) = broadcast::channel(limits.fanout_capacity.max(1));
         let mut by_name = BTreeMap::new();
         for stored in &loaded.channels {
@@ -268,7 +268,7 @@ impl Hub {
     }
 
     /// The store's epoch: cursors of another are not trusted.
-    pub fn epoch(&self) -> &str {
+    pub(crate) fn epoch(&self) -> &str {
         &self.epoch
     }
 
@@ -296,20 +296,20 @@ impl Hub {
 
     /// Channel-list events ([`ServerEvent::ChannelCreated`]), mentions,
     /// and the heartbeat.
-    pub fn subscribe_directory(&self) -> broadcast::Receiver<Notice> {
+    pub(crate) fn subscribe_directory(&self) -> broadcast::Receiver<Notice> {
         self.directory.subscribe()
     }
 
     /// Tells every connection it is time to ping and to check for silence:
     /// an empty frame on the channel-list fan-out, which every connection
     /// follows anyway (no timer per connection).
-    pub fn beat(&self) {
+    pub(crate) fn beat(&self) {
         let _ = self.directory.send(Notice::Beat);
     }
 
     /// Ends the connections of identities that no longer exist (signed
     /// out or expired), wherever they are.
-    pub fn ended(&self, ids: &[IdentityId]) {
+    pub(crate) fn ended(&self, ids: &[IdentityId]) {
         if !ids.is_empty() {
             let _ = self.directory.send(Notice::Ended(ids.into()));
         }
@@ -318,7 +318,7 @@ impl Hub {
     /// Creates a channel, announcing it to every connection once stored.
     /// The store refuses a taken name (names are lowered, so
     /// case-insensitively) and one past the most channels it may hold.
-    pub fn create_channel(&self, name: ChannelName) -> Pending<ChannelSummary> {
+    pub(crate) fn create_channel(&self, name: ChannelName) -> Pending<ChannelSummary> {
         if name.people().is_some() {
             return Pending::ready(Err(Refusal::new(
                 ErrorCode::InvalidChannelName,
@@ -337,7 +337,7 @@ impl Hub {
 
     /// The direct conversation of `me` and `other`, started if new: only
     /// the two of them hear of it. At most [`MAX_DIRECTS`] on a server.
-    pub fn open_direct(&self, me: &Identity, other: &Identity) -> Pending<ChannelSummary> {
+    pub(crate) fn open_direct(&self, me: &Identity, other: &Identity) -> Pending<ChannelSummary> {
         let name = ChannelName::direct(me.id, other.id);
         if let Ok(channel) = self.channel(&name) {
             return Pending::ready(Ok(channel.summary.clone()));
@@ -434,11 +434,6 @@ impl Hub {
     /// never more than the configured `fanout_capacity`.
     pub fn queued(&self, name: &ChannelName) -> Result<usize, Refusal> {
         Ok(self.channel(name)?.fanout.len())
-    }
-
-    /// Waits until every write queued so far is answered.
-    pub async fn settled(&self) {
-        let _ = crate::server::store::write(&*self.store, Write::Barrier).await;
     }
 }
 

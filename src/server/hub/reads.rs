@@ -33,7 +33,7 @@ impl Hub {
     }
 
     /// A page of the stored messages numbered below `before`.
-    pub async fn older(
+    pub(crate) async fn older(
         &self,
         name: &ChannelName,
         viewer: Option<IdentityId>,
@@ -50,7 +50,7 @@ impl Hub {
     }
 
     /// A page of the stored messages numbered above `after`, oldest first.
-    pub async fn newer(
+    pub(crate) async fn newer(
         &self,
         name: &ChannelName,
         viewer: Option<IdentityId>,
@@ -72,7 +72,7 @@ impl Hub {
     /// neither reaches back to it. The subscription is taken under the
     /// channel's lock together with the cache's state, so the events that
     /// follow are exactly those after the catch-up.
-    pub async fn join(
+    pub(crate) async fn join(
         &self,
         name: &ChannelName,
         viewer: Option<IdentityId>,
@@ -148,7 +148,7 @@ impl Hub {
     /// The thread of message `seq`, or the one it is a reply in: the
     /// parent as it stands, and its newest [`THREAD_PAGE`] replies. So a
     /// link to a reply leads to its parent, wherever that is.
-    pub async fn thread(
+    pub(crate) async fn thread(
         &self,
         name: &ChannelName,
         viewer: Option<IdentityId>,
@@ -185,7 +185,7 @@ impl Hub {
     /// The messages around message `seq` (or around its thread's parent,
     /// for a reply): up to [`CONTEXT_SIDE`] on each side, and whether
     /// there are more before, and between these and the window.
-    pub async fn context(
+    pub(crate) async fn context(
         &self,
         name: &ChannelName,
         viewer: Option<IdentityId>,
@@ -235,7 +235,7 @@ impl Hub {
     /// every word of `query` (as word prefixes), at most [`SEARCH_LIMIT`].
     /// Deleted messages are never found; edited ones by their new text.
     /// What the viewer may see is decided by the store, in its query.
-    pub async fn search(
+    pub(crate) async fn search(
         &self,
         viewer: Option<IdentityId>,
         query: &str,

@@ -91,7 +91,7 @@ impl Hub {
 
     /// Replaces the text of message `seq` on behalf of identity `by`, who
     /// must be its author. The same text again changes nothing.
-    pub fn edit(
+    pub(crate) fn edit(
         &self,
         name: &ChannelName,
         seq: Seq,
@@ -120,7 +120,7 @@ impl Hub {
     /// Adds (`on`) or removes `who`'s reaction `emoji` to message `seq`.
     /// What is already so changes nothing; a message takes reactions of
     /// at most [`MAX_REACTIONS`] different emoji.
-    pub fn react(
+    pub(crate) fn react(
         &self,
         name: &ChannelName,
         seq: Seq,
@@ -147,7 +147,7 @@ impl Hub {
     /// Deletes a message on behalf of identity `by`, who must be its
     /// author. A message with replies is not deleted: its thread would be
     /// lost to the people who replied.
-    pub fn delete(&self, name: &ChannelName, seq: Seq, by: IdentityId) -> Pending<()> {
+    pub(crate) fn delete(&self, name: &ChannelName, seq: Seq, by: IdentityId) -> Pending<()> {
         let start = || -> Result<Pending<()>, crate::model::Refusal> {
             check_seq(seq)?;
             let channel = self.visible_channel(name, Some(by))?;

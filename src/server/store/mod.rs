@@ -21,23 +21,23 @@
 
 #[cfg(test)]
 pub(crate) mod contract;
-pub mod sqlite;
+pub(crate) mod sqlite;
 
 pub use sqlite::{backup, SqliteStore};
 
 use crate::model::{
     ChannelName, ChannelSummary, DisplayName, ErrorCode, Identity, IdentityId, Message,
-    MessageText, Reaction, Refusal, Seq, ThreadSummary,
+    MessageText, Refusal, Seq, ThreadSummary,
 };
 use chrono::{DateTime, Utc};
 use std::future::Future;
 use std::pin::Pin;
 
 /// A channel's number in the store.
-pub type ChannelId = u64;
+pub(crate) type ChannelId = u64;
 
 /// A token's SHA-256 hash: all the store keeps of it.
-pub type TokenHash = [u8; 32];
+pub(crate) type TokenHash = [u8; 32];
 
 /// Why a store could not do what it was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,13 +56,13 @@ pub enum StoreError {
 
 impl StoreError {
     /// A refusal of the write, with the code and sentence the client gets.
-    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         StoreError::Conflict(Refusal::new(code, message))
     }
 }
 
 /// An answer that comes later.
-pub type Answer<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
+pub(crate) type Answer<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send>>;
 
 /// What a write's completion is told: what the store decided, or why not.
 pub type Done = Box<dyn FnOnce(Result<Outcome, StoreError>) + Send>;
@@ -200,7 +200,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// As the log stores it (a number of the store's own, not the wire's).
-    pub fn code(self) -> i64 {
+    pub(crate) fn code(self) -> i64 {
         match self {
             EventKind::Posted => 1,
             EventKind::Edited => 2,
@@ -209,7 +209,7 @@ impl EventKind {
         }
     }
 
-    pub fn from_code(code: i64) -> Option<Self> {
+    pub(crate) fn from_code(code: i64) -> Option<Self> {
         Some(match code {
             1 => EventKind::Posted,
             2 => EventKind::Edited,
@@ -241,12 +241,13 @@ pub struct Event {
 impl Event {
     /// The thread summary this event carries: of the parent, for a reply
     /// posted or deleted.
-    pub fn thread(&self) -> Option<ThreadSummary> {
+    pub(crate) fn thread(&self) -> Option<ThreadSummary> {
         self.parent.as_ref().map(Message::thread_summary)
     }
 
     /// The reactions of the message, as committed.
-    pub fn reactions(&self) -> Vec<Reaction> {
+    #[cfg(test)]
+    pub(crate) fn reactions(&self) -> Vec<crate::model::Reaction> {
         self.message
             .as_ref()
             .map(|m| m.reactions.clone())
@@ -262,16 +263,6 @@ pub struct StoredIdentity {
     pub token_hash: TokenHash,
     pub created_at: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
-}
-
-impl StoredIdentity {
-    /// Who it is, as others see it.
-    pub fn public(&self) -> Identity {
-        Identity {
-            id: self.id,
-            name: self.name.clone(),
-        }
-    }
 }
 
 /// A channel as the hub holds it: its recent messages and events.
@@ -353,7 +344,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Queues `write` and waits for its answer.
-pub async fn write(store: &dyn Store, write: Write) -> Result<Outcome, StoreError> {
+pub(crate) async fn write(store: &dyn Store, write: Write) -> Result<Outcome, StoreError> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     store.write(
         write,

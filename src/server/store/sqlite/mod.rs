@@ -14,7 +14,7 @@
 //! connection of a small pool; WAL mode lets them run while the writer
 //! commits.
 
-pub mod schema;
+pub(crate) mod schema;
 
 mod rows;
 mod search;
@@ -233,7 +233,7 @@ impl SqliteStore {
     }
 
     /// The file the store lives in.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
