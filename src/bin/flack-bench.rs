@@ -1329,7 +1329,9 @@ fn search(database: &std::path::Path, queries: usize) -> Result<(), Box<dyn std:
         .enable_all()
         .build()?;
     let mut rng = Rng(42);
-    let kinds: [(&str, Box<dyn Fn(&mut Rng) -> Vec<String>>); 6] = [
+    /// What a kind of search looks for, drawn at random.
+    type Words = Box<dyn Fn(&mut Rng) -> Vec<String>>;
+    let kinds: [(&str, Words); 6] = [
         (
             "the most common word",
             Box::new(|_| vec![vocabulary_word(0)]),
