@@ -4,10 +4,11 @@
 //! - `writes`: each write decided in SQL, in its own savepoint.
 //! - `rows`: rows to messages, events and what the hub loads.
 //! - `search`: full-text search, and indexing new rows.
+//! - `writer`: the writer thread, its group commit and the checkpointer.
 //!
 //! Writes go through one writer thread that commits whatever is queued in
-//! one transaction (group commit), each write in a savepoint of its own,
-//! so a write that is refused rolls back alone. Then each write's
+//! one transaction (group commit), each write isolated, so a write that is
+//! refused changes nothing and fails no other. Then each write's
 //! completion runs, in the order the writes were queued, on a task of the
 //! async runtime the store was opened in (or on the writer thread without
 //! one). Reads run on the runtime's blocking threads, each on a
@@ -18,16 +19,17 @@ pub(crate) mod schema;
 
 mod rows;
 mod search;
+mod writer;
 mod writes;
 
-use super::{Answer, Done, Found, Loaded, Outcome, Store, StoreError, Write};
+use super::{Answer, Done, Found, Loaded, Store, StoreError, Write};
 use crate::model::{IdentityId, Message, Seq};
 use crate::server::store::{ChannelId, Event};
 use rusqlite::{params, Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 impl From<rusqlite::Error> for StoreError {
     fn from(err: rusqlite::Error) -> Self {
@@ -35,11 +37,6 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
-/// Most writes committed in one transaction.
-const MAX_GROUP: usize = 1024;
-/// How often the checkpointer copies committed pages from the WAL into
-/// the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// The WAL size (in pages) at which the writer checkpoints by itself, a
 /// backstop should the checkpointer fall behind.
 const BACKSTOP_CHECKPOINT_PAGES: u32 = 16_384;
@@ -183,7 +180,7 @@ impl SqliteStore {
         // temporary file.
         writer.pragma_update(None, "temp_store", "MEMORY")?;
         schema::migrate(&mut writer)?;
-        // Checkpoints run on a thread of their own (see `checkpoint_loop`),
+        // Checkpoints run on a thread of their own (see `writer::checkpoint_loop`),
         // not in the commit that happens to fill the WAL.
         writer.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)?;
         writer.execute(
@@ -192,7 +189,7 @@ impl SqliteStore {
         )?;
         let (queue, ops) = mpsc::channel();
         let completer = tokio::runtime::Handle::try_current().ok().map(|runtime| {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Completions>();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<writer::Completions>();
             runtime.spawn(async move {
                 while let Some(completions) = rx.recv().await {
                     for (done, outcome) in completions {
@@ -206,7 +203,7 @@ impl SqliteStore {
         let counted = Arc::clone(&in_flight);
         let thread = std::thread::Builder::new()
             .name("flack-store".into())
-            .spawn(move || write_loop(writer, ops, completer, &counted))
+            .spawn(move || writer::write_loop(writer, ops, completer, &counted))
             .map_err(|e| StoreError::Io(format!("cannot start the writer: {e}")))?;
         let checkpoints = connect(
             &path,
@@ -215,7 +212,7 @@ impl SqliteStore {
         let (stop, stopped) = mpsc::channel();
         let checkpointer = std::thread::Builder::new()
             .name("flack-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpoints, stopped))
+            .spawn(move || writer::checkpoint_loop(checkpoints, stopped))
             .map_err(|e| StoreError::Io(format!("cannot start the checkpointer: {e}")))?;
         Ok(Arc::new(SqliteStore {
             readers: Arc::new(Readers {
@@ -285,194 +282,6 @@ pub fn backup(from: &Path, to: &Path) -> Result<(), StoreError> {
     // The copy stands alone: no WAL beside it.
     let _: String = copy.pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))?;
     Ok(())
-}
-
-/// Copies committed pages from the WAL into the database file every
-/// [`CHECKPOINT_EVERY`], without waiting for or blocking the writer or
-/// readers (a passive checkpoint); until `stop` is dropped.
-fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
-    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(cause = %err, "a checkpoint failed");
-        }
-    }
-}
-
-/// A commit's completions, each with its write's outcome.
-type Completions = Vec<(Done, Result<Outcome, StoreError>)>;
-
-/// Where completions go to run: a task of the runtime.
-type Completer = tokio::sync::mpsc::UnboundedSender<Completions>;
-
-fn write_loop(
-    mut conn: Connection,
-    ops: mpsc::Receiver<(Write, Done)>,
-    completer: Option<Completer>,
-    in_flight: &std::sync::atomic::AtomicUsize,
-) {
-    let mut group: Vec<(Write, Done)> = Vec::with_capacity(64);
-    let mut indexed_at = Instant::now();
-    let mut behind = true;
-    loop {
-        // Indexing, one batch at a time, so that a write never waits
-        // behind more than one: whenever no write is waiting, and at
-        // least every INDEX_EVERY while writes keep coming. Each batch is
-        // a transaction of its own.
-        if behind && indexed_at.elapsed() >= search::INDEX_EVERY {
-            behind = search::index_pending(&mut conn);
-            indexed_at = Instant::now();
-        }
-        let first = match ops.try_recv() {
-            Ok(first) => first,
-            Err(mpsc::TryRecvError::Disconnected) => break,
-            Err(mpsc::TryRecvError::Empty) if behind => {
-                behind = search::index_pending(&mut conn);
-                indexed_at = Instant::now();
-                continue;
-            }
-            Err(mpsc::TryRecvError::Empty) => match ops.recv_timeout(search::INDEX_EVERY) {
-                Ok(first) => first,
-                Err(mpsc::RecvTimeoutError::Timeout) => continue,
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            },
-        };
-        group.push(first);
-        while group.len() < MAX_GROUP {
-            match ops.try_recv() {
-                Ok(op) => group.push(op),
-                Err(_) => break,
-            }
-        }
-        let started = Instant::now();
-        let outcomes = commit(&mut conn, group.iter().map(|(w, _)| w));
-        let took = started.elapsed();
-        tracing::debug!(
-            writes = group.len(),
-            micros = took.as_micros() as u64,
-            "group committed"
-        );
-        metrics::histogram!(crate::server::telemetry::COMMIT_SECONDS).record(took.as_secs_f64());
-        behind |= outcomes
-            .iter()
-            .any(|o| matches!(o, Ok(Outcome::Event(_)) | Ok(Outcome::Repeat(_))));
-        let completions: Completions = group
-            .drain(..)
-            .map(|(_, done)| done)
-            .zip(outcomes)
-            .collect();
-        in_flight.fetch_sub(completions.len(), std::sync::atomic::Ordering::SeqCst);
-        // Without a runtime (or once it is gone), here.
-        let unsent = match &completer {
-            Some(completer) => completer.send(completions).err().map(|e| e.0),
-            None => Some(completions),
-        };
-        for (done, outcome) in unsent.into_iter().flatten() {
-            done(outcome);
-        }
-    }
-    // Leave a tidy file: everything indexed, the WAL folded back in.
-    while search::index_pending(&mut conn) {}
-    let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
-}
-
-/// Commits the writes in one transaction, each isolated: a write refused
-/// (or failing) changes nothing and fails no other write. If the commit
-/// itself fails, every write fails.
-///
-/// A write is first applied without a savepoint: every rule is checked
-/// before a write changes anything, so a refusal leaves nothing to undo
-/// (the count of changed rows proves it). Only if a write fails after
-/// changing something (or otherwise than by a refusal) is the group done
-/// again from the start with a savepoint per write, so that the failing
-/// write rolls back alone. Savepoints cost about a sixth of the writer's
-/// time when every write has one.
-fn commit<'a>(
-    conn: &mut Connection,
-    writes: impl ExactSizeIterator<Item = &'a Write> + Clone,
-) -> Vec<Result<Outcome, StoreError>> {
-    let count = writes.len();
-    let outcome = match group(conn, writes.clone(), false) {
-        Err(Redo::WithSavepoints) => group(conn, writes, true),
-        other => other,
-    };
-    outcome.unwrap_or_else(|redo| {
-        let err = match redo {
-            Redo::Failed(err) => err,
-            Redo::WithSavepoints => StoreError::Io(redo.to_string()),
-        };
-        tracing::error!(cause = %err, writes = count, "a commit failed");
-        (0..count).map(|_| Err(err.clone())).collect()
-    })
-}
-
-/// Why a group was not committed.
-enum Redo {
-    /// A write failed after changing something: do the group again, each
-    /// write in a savepoint.
-    WithSavepoints,
-    /// The transaction failed.
-    Failed(StoreError),
-}
-
-impl std::fmt::Display for Redo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Redo::WithSavepoints => f.write_str("a write failed part way"),
-            Redo::Failed(err) => err.fmt(f),
-        }
-    }
-}
-
-impl From<rusqlite::Error> for Redo {
-    fn from(err: rusqlite::Error) -> Self {
-        Redo::Failed(err.into())
-    }
-}
-
-/// One transaction of the group's writes (see [`commit`]); rolled back
-/// unless it commits.
-fn group<'a>(
-    conn: &mut Connection,
-    writes: impl Iterator<Item = &'a Write>,
-    savepoints: bool,
-) -> Result<Vec<Result<Outcome, StoreError>>, Redo> {
-    let mut tx = conn.transaction()?;
-    let mut numbers = writes::Numbers::default();
-    let mut outcomes = Vec::new();
-    for write in writes {
-        numbers.begin();
-        if savepoints {
-            let savepoint = tx.savepoint()?;
-            match writes::apply(&savepoint, &mut numbers, write) {
-                Ok(outcome) => {
-                    savepoint.commit()?;
-                    outcomes.push(Ok(outcome));
-                }
-                Err(err) => {
-                    // Dropped: rolled back.
-                    drop(savepoint);
-                    numbers.undo();
-                    if !matches!(err, StoreError::Conflict(_)) {
-                        tracing::error!(cause = %err, "a write failed");
-                    }
-                    outcomes.push(Err(err));
-                }
-            }
-        } else {
-            let before = tx.total_changes();
-            match writes::apply(&tx, &mut numbers, write) {
-                Ok(outcome) => outcomes.push(Ok(outcome)),
-                Err(err @ StoreError::Conflict(_)) if tx.total_changes() == before => {
-                    numbers.undo();
-                    outcomes.push(Err(err));
-                }
-                Err(_) => return Err(Redo::WithSavepoints),
-            }
-        }
-    }
-    numbers.write_back(&tx)?;
-    tx.commit()?;
-    Ok(outcomes)
 }
 
 impl Store for SqliteStore {
@@ -622,184 +431,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::server::store::contract;
-
-    /// A fresh store on a file of its own (removed when dropped).
-    fn fresh() -> Arc<dyn Store> {
-        SqliteStore::open(":memory:").expect("a scratch store opens")
-    }
-
-    crate::store_contract_tests!(fresh);
-
-    fn scratch_path(tag: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("flack-test-{tag}-{}.db", random_hex(6)))
-    }
-
-    fn remove(path: &Path) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = path.to_path_buf().into_os_string();
-            name.push(suffix);
-            let _ = std::fs::remove_file(name);
-        }
-    }
-
-    #[test]
-    fn the_group_done_again_with_savepoints_isolates_each_write() {
-        // The path taken when a write fails part way: each write in its
-        // own savepoint, a refusal rolled back alone.
-        let path = scratch_path("savepoints");
-        let mut conn = Connection::open(&path).unwrap();
-        schema::migrate(&mut conn).unwrap();
-        let at = chrono::Utc::now();
-        let create = |name: &str| Write::CreateChannel {
-            name: crate::model::ChannelName::parse(name).unwrap(),
-            at,
-            max_channels: 10,
-        };
-        let writes = [create("general"), create("general"), create("random")];
-        let outcomes = group(&mut conn, writes.iter(), true).unwrap_or_else(|_| panic!());
-        assert!(matches!(outcomes[0], Ok(Outcome::Channel { .. })));
-        assert!(matches!(outcomes[1], Err(StoreError::Conflict(_))));
-        assert!(matches!(outcomes[2], Ok(Outcome::Channel { .. })));
-        let held: i64 = conn
-            .query_row("SELECT count(*) FROM channels", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(held, 2);
-        drop(conn);
-        remove(&path);
-    }
-
-    #[tokio::test]
-    async fn a_newer_file_is_refused_with_a_clear_message() {
-        let path = scratch_path("newer");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.pragma_update(None, "user_version", schema::SCHEMA_VERSION + 1)
-                .unwrap();
-        }
-        let err = SqliteStore::open(path.to_str().unwrap())
-            .err()
-            .expect("refused");
-        assert!(err.to_string().contains("newer"), "{err}");
-        remove(&path);
-    }
-
-    #[tokio::test]
-    async fn a_file_of_the_previous_schema_is_upgraded_and_keeps_its_data() {
-        let path = scratch_path("upgrade");
-        {
-            let mut conn = Connection::open(&path).unwrap();
-            // The schema as version 4 left it, with a channel, a message
-            // with a reaction, a conversation and its replay log.
-            let tx = conn.transaction().unwrap();
-            for step in &schema::MIGRATIONS[..4] {
-                tx.execute_batch(step).unwrap();
-            }
-            tx.pragma_update(None, "user_version", 4).unwrap();
-            tx.execute_batch(
-                "INSERT INTO meta VALUES ('epoch', 'e1');
-                 INSERT INTO channels (id, name, created_at, last_seq) VALUES (1, 'general', 0, 2);
-                 INSERT INTO channels (id, name, created_at, last_seq, people)
-                     VALUES (2, '@1-2', 0, 0, '[{\"id\":1,\"name\":\"ann\"},{\"id\":2,\"name\":\"bob\"}]');
-                 INSERT INTO messages (channel_id, seq, author_id, author_name, text, sent_at,
-                     client_id, reactions)
-                     VALUES (1, 1, 1, 'ann', 'hello', 0, 'c1',
-                     '[{\"emoji\":\"👍\",\"by\":[{\"id\":2,\"name\":\"bob\"},{\"id\":1,\"name\":\"ann\"}]}]');
-                 INSERT INTO events (channel_id, seq, message_seq, json)
-                     VALUES (1, 1, 1, '{\"type\":\"message\",\"channel\":\"general\"}');
-                 INSERT INTO events (channel_id, seq, message_seq, json)
-                     VALUES (1, 2, 1, '{\"type\":\"reacted\",\"message_seq\":1}');",
-            )
-            .unwrap();
-            tx.commit().unwrap();
-        }
-        let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
-        let loaded = store.load(100).await.unwrap();
-        assert_eq!(loaded.epoch, "e1");
-        let general = &loaded.channels.iter().find(|c| c.channel.id == 1).unwrap();
-        assert_eq!(general.recent.len(), 1);
-        assert_eq!(general.recent[0].reactions[0].by.len(), 2);
-        // The log came across as references: replayed from the rows.
-        let kinds: Vec<_> = general.log.iter().map(|e| (e.seq, e.kind)).collect();
-        assert_eq!(
-            kinds,
-            [
-                (1, crate::server::store::EventKind::Posted),
-                (2, crate::server::store::EventKind::Reacted)
-            ]
-        );
-        // The conversation's people are members: visibility in the query.
-        let hits = store
-            .search(Some(3), vec!["hello".into()], 10)
-            .await
-            .unwrap();
-        assert_eq!(hits.len(), 1, "a channel's message is found by anyone");
-        // The reaction rows came across: Ann takes hers back.
-        let ann = crate::model::Identity {
-            id: 1,
-            name: crate::model::DisplayName::parse("ann").unwrap(),
-        };
-        let outcome = crate::server::store::write(
-            &*store,
-            Write::React {
-                channel: 1,
-                seq: 1,
-                who: ann,
-                emoji: "👍".into(),
-                on: false,
-                max_emoji: 20,
-            },
-        )
-        .await
-        .unwrap();
-        let Outcome::Event(event) = outcome else {
-            panic!("{outcome:?}")
-        };
-        assert_eq!(event.seq, 3);
-        assert_eq!(event.reactions()[0].by.len(), 1);
-        // And a retried send of before the upgrade is still recognised.
-        let outcome = crate::server::store::write(
-            &*store,
-            Write::Post {
-                channel: 1,
-                author: crate::model::Identity {
-                    id: 1,
-                    name: crate::model::DisplayName::parse("ann").unwrap(),
-                },
-                text: crate::model::MessageText::parse("hello").unwrap(),
-                thread: None,
-                mentions: Vec::new(),
-                client_id: Some("c1".into()),
-                at: chrono::Utc::now(),
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(outcome, Outcome::Repeat(1));
-        drop(store);
-        remove(&path);
-    }
-
-    #[tokio::test]
-    async fn a_backup_of_a_live_store_opens_with_the_same_messages_and_a_new_epoch() {
-        let path = scratch_path("live");
-        let copy = scratch_path("copy");
-        let store = SqliteStore::open(path.to_str().unwrap()).unwrap();
-        let channel = contract::channel(&*store, "general").await;
-        for i in 0..5 {
-            contract::post(&*store, channel, 1, &format!("m{i}")).await;
-        }
-        backup(&path, &copy).unwrap();
-        let restored = SqliteStore::open(copy.to_str().unwrap()).unwrap();
-        let before = store.load(100).await.unwrap();
-        let after = restored.load(100).await.unwrap();
-        assert_eq!(before.channels[0].recent, after.channels[0].recent);
-        assert_ne!(before.epoch, after.epoch);
-        assert!(backup(&path, &copy).is_err(), "never over an existing file");
-        drop((store, restored));
-        remove(&path);
-        remove(&copy);
-    }
-}
+mod tests;
