@@ -1,7 +1,7 @@
 //! The inline parser: code spans, emphasis, links, bare URLs, mentions and
 //! escapes within a block's text, in one pass over its characters.
 
-use super::links::{bad_in_url, link_tables, scheme_len, unlink};
+use super::links::{bad_in_url, link_tables, scheme_len};
 use super::{safe_href, Inline};
 
 /// Most spans open inside one another.
@@ -339,4 +339,23 @@ pub(super) fn fold(c: char) -> char {
     } else {
         c.to_lowercase().next().unwrap_or(c)
     }
+}
+
+/// Link content: any link inside is replaced by its content.
+fn unlink(nodes: Vec<Inline>) -> Vec<Inline> {
+    let mut out = Vec::new();
+    for node in nodes {
+        match node {
+            Inline::Link { children, .. } => {
+                for c in unlink(children) {
+                    push(&mut out, c);
+                }
+            }
+            Inline::Strong(c) => out.push(Inline::Strong(unlink(c))),
+            Inline::Emphasis(c) => out.push(Inline::Emphasis(unlink(c))),
+            Inline::Strike(c) => out.push(Inline::Strike(unlink(c))),
+            other => push(&mut out, other),
+        }
+    }
+    out
 }

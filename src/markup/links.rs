@@ -1,8 +1,5 @@
-//! Links: which URLs may be a link's target, where a URL in the text ends,
-//! and link content without links inside.
-
-use super::inline::push;
-use super::Inline;
+//! Links: which URLs may be a link's target, and where a URL in the text
+//! ends.
 
 /// Schemes a link may have.
 const SCHEMES: [&str; 3] = ["http://", "https://", "mailto:"];
@@ -60,23 +57,4 @@ pub(super) fn link_tables(c: &[char]) -> (Vec<usize>, Vec<usize>) {
         seen[depth[i]] = i;
     }
     (bad, close)
-}
-
-/// Link content: any link inside is replaced by its content.
-pub(super) fn unlink(nodes: Vec<Inline>) -> Vec<Inline> {
-    let mut out = Vec::new();
-    for node in nodes {
-        match node {
-            Inline::Link { children, .. } => {
-                for c in unlink(children) {
-                    push(&mut out, c);
-                }
-            }
-            Inline::Strong(c) => out.push(Inline::Strong(unlink(c))),
-            Inline::Emphasis(c) => out.push(Inline::Emphasis(unlink(c))),
-            Inline::Strike(c) => out.push(Inline::Strike(unlink(c))),
-            other => push(&mut out, other),
-        }
-    }
-    out
 }
