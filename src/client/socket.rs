@@ -325,8 +325,12 @@ fn lost() {
     schedule_retry();
 }
 
-/// Tries again after an exponential, jittered delay.
+/// Tries again after an exponential, jittered delay; not while the
+/// browser has no network at all (the `online` event tries again at once).
 fn schedule_retry() {
+    if !window().navigator().on_line() {
+        return;
+    }
     let scheduled = DRIVER.with_borrow_mut(|driver| {
         let d = driver.as_mut()?;
         let base = (FIRST_BACKOFF_MS * 2f64.powi(d.attempt.min(16) as i32)).min(MAX_BACKOFF_MS);
